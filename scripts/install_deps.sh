@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package libtmc needs to build, test and benchmark.
+# Safe to run repeatedly; does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config python3 time procps
+  libjemalloc-dev liblz4-dev libzstd-dev libunwind-dev libnuma-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real programs the integration tests run under the preload
+  redis-server redis-tools memcached libmemcached-tools sqlite3 git gcc
+  libpython3.11-testsuite
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian redis/memcached packages start system services; the tests start their own.
+for svc in redis-server memcached; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done

@@ -1,0 +1,24 @@
+// jemalloc extent hooks: how the application's heap ends up in managed regions.
+//
+// libtmc keeps jemalloc's automatic arenas (so jemalloc's thread-to-arena spreading, its
+// tcache and its fast paths stay exactly as tuned) but swaps their extent hooks for ours,
+// which carve extents out of the RegionSet. Each arena is first initialised with jemalloc's
+// default hooks and only then switched: an arena's *metadata* allocator (its "base") keeps
+// the hooks it was created with, so jemalloc's own bookkeeping (mutexes, extent records)
+// stays outside managed memory and can never be evicted. jemalloc touches that metadata
+// from fork handlers and on every thread; it must stay resident (design invariant 4).
+#pragma once
+
+#include "heap/regions.h"
+
+namespace tmc::heap {
+
+// Installs libtmc's hooks on every automatic arena. Must run before the application's
+// first allocation. Returns false (and says why) if jemalloc refused; the caller then
+// runs as a plain pass-through allocator.
+bool install_extent_hooks(RegionSet* regions);
+
+// The RegionSet the hooks allocate from (null before install).
+RegionSet* managed_regions();
+
+}  // namespace tmc::heap

@@ -1,0 +1,148 @@
+// See regions.h.
+#include "heap/regions.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include "base/log.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+namespace tmc::heap {
+namespace {
+constexpr uintptr_t kRegionAlign = uintptr_t{2} << 20;  // whole huge pages per region
+constexpr uintptr_t kPage = 4096;
+
+uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
+}  // namespace
+
+void RegionSet::set_region_size(size_t region_size) {
+  SpinLockGuard guard(lock_);
+  region_size_ = align_up(region_size, kRegionAlign);
+}
+
+int RegionSet::find_region(uintptr_t addr) const {
+  int n = count_.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i)
+    if (addr >= regions_[i].base && addr < regions_[i].end) return i;
+  return -1;
+}
+
+bool RegionSet::contains(const void* addr, size_t size) const {
+  auto a = reinterpret_cast<uintptr_t>(addr);
+  int i = find_region(a);
+  return i >= 0 && size <= regions_[i].end - a;
+}
+
+bool RegionSet::same_region(const void* a, const void* b) const {
+  int i = find_region(reinterpret_cast<uintptr_t>(a));
+  return i >= 0 && i == find_region(reinterpret_cast<uintptr_t>(b));
+}
+
+bool RegionSet::add_region(size_t min_size, size_t alignment) {
+  int n = count_.load(std::memory_order_relaxed);
+  if (n == kMaxRegions) {
+    log::warn().str("managed regions exhausted (").u64(kMaxRegions).str("); raise TMC_REGION_SIZE").flush();
+    return false;
+  }
+  // Reserve extra so the region can start on the requested alignment.
+  uintptr_t extra = alignment > kRegionAlign ? alignment : kRegionAlign;
+  size_t size = align_up(min_size > region_size_ ? min_size : region_size_, kRegionAlign);
+  void* p = mmap(nullptr, size + extra, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  auto raw = reinterpret_cast<uintptr_t>(p);
+  uintptr_t base = align_up(raw, extra);
+  // Trim the unaligned head and tail so the region is exactly [base, base+size).
+  if (base > raw) munmap(p, base - raw);
+  uintptr_t tail = raw + size + extra - (base + size);
+  if (tail) munmap(reinterpret_cast<void*>(base + size), tail);
+  // Name the mapping so /proc/PID/maps shows where the managed heap is (Linux 5.17+;
+  // harmless failure on kernels without CONFIG_ANON_VMA_NAME).
+  prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, base, size, "tmc-heap");
+  regions_[n] = Region{base, base + size, base};
+  reserved_ += size;
+  count_.store(n + 1, std::memory_order_release);
+  return true;
+}
+
+void* RegionSet::take_from_cursor(uintptr_t want, size_t size, size_t alignment) {
+  int n = count_.load(std::memory_order_relaxed);
+  for (int i = n - 1; i >= 0; --i) {
+    Region& r = regions_[i];
+    uintptr_t start = want ? want : align_up(r.cursor, alignment);
+    if (want && want != r.cursor) continue;
+    if (start > r.end || size > r.end - start) continue;
+    // Alignment padding stays usable for later, smaller requests.
+    if (start > r.cursor) add_free_range(r.cursor, start);
+    r.cursor = start + size;
+    return reinterpret_cast<void*>(start);
+  }
+  return nullptr;
+}
+
+void* RegionSet::take_from_free_list(uintptr_t want, size_t size, size_t alignment) {
+  for (int i = 0; i < free_count_; ++i) {
+    FreeRange f = free_[i];
+    uintptr_t start = want ? want : align_up(f.base, alignment);
+    if (start < f.base || start > f.end || size > f.end - start) continue;
+    // Remove the range and give back what is left on either side.
+    free_[i] = free_[--free_count_];
+    if (start > f.base) add_free_range(f.base, start);
+    if (start + size < f.end) add_free_range(start + size, f.end);
+    return reinterpret_cast<void*>(start);
+  }
+  return nullptr;
+}
+
+void RegionSet::add_free_range(uintptr_t base, uintptr_t end) {
+  if (base >= end) return;
+  // Merge with a neighbour when possible to keep the list short.
+  for (int i = 0; i < free_count_; ++i) {
+    if (free_[i].end == base && same_region(reinterpret_cast<void*>(free_[i].base), reinterpret_cast<void*>(base))) {
+      free_[i].end = end;
+      return;
+    }
+    if (free_[i].base == end && same_region(reinterpret_cast<void*>(base), reinterpret_cast<void*>(end))) {
+      free_[i].base = base;
+      return;
+    }
+  }
+  // A full list only costs address space: the range stays reserved but unused.
+  if (free_count_ < kMaxFreeRanges) free_[free_count_++] = FreeRange{base, end};
+}
+
+void* RegionSet::allocate(void* want, size_t size, size_t alignment) {
+  if (alignment < kPage) alignment = kPage;
+  if (size == 0 || (alignment & (alignment - 1)) != 0) return nullptr;
+  size = align_up(size, kPage);
+  auto w = reinterpret_cast<uintptr_t>(want);
+  SpinLockGuard guard(lock_);
+  void* p = take_from_free_list(w, size, alignment);
+  if (p == nullptr) p = take_from_cursor(w, size, alignment);
+  if (p == nullptr && w == 0 && add_region(size, alignment)) p = take_from_cursor(0, size, alignment);
+  if (p != nullptr) handed_ += size;
+  return p;
+}
+
+void RegionSet::release(void* addr, size_t size) {
+  auto a = reinterpret_cast<uintptr_t>(addr);
+  size = align_up(size, kPage);
+  // Dropped pages read as zero again, which allocate() promises.
+  madvise(addr, size, MADV_DONTNEED);
+  SpinLockGuard guard(lock_);
+  handed_ -= size;
+  add_free_range(a, a + size);
+}
+
+RegionTotals RegionSet::totals() const {
+  SpinLockGuard guard(lock_);
+  return RegionTotals{static_cast<uint64_t>(count_.load(std::memory_order_relaxed)), reserved_, handed_};
+}
+
+void RegionSet::reset_lock_after_fork() { lock_.reset_after_fork(); }
+
+}  // namespace tmc::heap

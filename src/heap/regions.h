@@ -1,0 +1,86 @@
+// Managed regions: the address space that holds the application's heap.
+//
+// libtmc reserves address space in large regions (TMC_REGION_SIZE, 1 GiB by default) with
+// MAP_NORESERVE, so untouched space costs nothing, and hands it to jemalloc through the
+// extent hooks (extent_hooks.h). Everything the application allocates therefore lies in
+// a few known ranges: later layers register these ranges with userfaultfd and keep a page
+// table per region. Regions are never unmapped while the process runs, so a lookup
+// (contains) needs no lock.
+//
+// Ranges jemalloc gives back (arena destruction) are purged and kept on a free list for
+// reuse; jemalloc's own retained memory never comes back (opt.retain), so the list is short.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <atomic>
+
+#include "base/spin_lock.h"
+
+namespace tmc::heap {
+
+struct RegionTotals {
+  uint64_t regions;   // regions reserved
+  uint64_t reserved;  // bytes of address space reserved
+  uint64_t handed;    // bytes currently handed to jemalloc
+};
+
+class RegionSet {
+ public:
+  static constexpr int kMaxRegions = 1024;
+  static constexpr int kMaxFreeRanges = 256;
+
+  // region_size: how much address space to reserve at a time (rounded up to 2 MiB).
+  explicit constexpr RegionSet(size_t region_size = size_t{1} << 30) : region_size_(region_size) {}
+
+  void set_region_size(size_t region_size);
+
+  // Returns `size` bytes aligned to `alignment` (a power of two, at least a page), or
+  // nullptr. If `want` is not null, returns exactly `want` or nullptr. The memory reads
+  // as zero.
+  void* allocate(void* want, size_t size, size_t alignment);
+
+  // Gives a range back: its pages are dropped (MADV_DONTNEED) and the range reused.
+  void release(void* addr, size_t size);
+
+  // True if [addr, addr+size) lies inside one managed region. Lock-free.
+  bool contains(const void* addr, size_t size = 1) const;
+  // True if both ranges lie in the same region (jemalloc may merge only those).
+  bool same_region(const void* a, const void* b) const;
+
+  RegionTotals totals() const;
+
+  // After fork the child is single-threaded; the lock may have been held by a vanished thread.
+  void reset_lock_after_fork();
+
+ private:
+  struct Region {
+    uintptr_t base;
+    uintptr_t end;
+    uintptr_t cursor;  // space below cursor has been handed out at least once
+  };
+  struct FreeRange {
+    uintptr_t base;
+    uintptr_t end;
+  };
+
+  int find_region(uintptr_t addr) const;
+  void* take_from_free_list(uintptr_t want, size_t size, size_t alignment);
+  void* take_from_cursor(uintptr_t want, size_t size, size_t alignment);
+  bool add_region(size_t min_size, size_t alignment);
+  void add_free_range(uintptr_t base, uintptr_t end);
+
+  size_t region_size_;
+  // lock_ guards everything below; regions_[0..count_) never change once published
+  // (count_ is stored with release ordering), so contains() reads them without the lock.
+  mutable SpinLock lock_;
+  Region regions_[kMaxRegions] = {};
+  std::atomic<int> count_{0};
+  FreeRange free_[kMaxFreeRanges] = {};
+  int free_count_ = 0;
+  uint64_t handed_ = 0;
+  uint64_t reserved_ = 0;
+};
+
+}  // namespace tmc::heap

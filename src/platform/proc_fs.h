@@ -1,0 +1,20 @@
+// Allocation-free readers for /proc and /sys: raw open/read/close into caller buffers,
+// usable inside malloc and on libtmc's own threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tmc::platform {
+
+// Reads up to size-1 bytes of `path` into buf and NUL-terminates it.
+// Returns the number of bytes read, or -errno.
+long read_small_file(const char* path, char* buf, size_t size);
+
+// Resident set size of this process in bytes (from /proc/self/statm), 0 on error.
+uint64_t process_rss_bytes();
+
+// CPU time consumed by the calling thread, in nanoseconds.
+uint64_t thread_cpu_ns();
+
+}  // namespace tmc::platform

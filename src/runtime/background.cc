@@ -1,0 +1,193 @@
+// See background.h.
+#include "runtime/background.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "control/ctl_server.h"
+#include "control/options.h"
+#include "control/stats.h"
+#include "platform/proc_fs.h"
+#include "runtime/runtime.h"
+#include "tmc/ctl_protocol.h"
+
+namespace tmc::runtime {
+namespace {
+
+using control::OptionId;
+
+control::CtlServer g_server;
+std::atomic<bool> g_started{false};
+// Scratch for replies; only the background thread uses it.
+char g_reply[TMC_CTL_MAX_REPLY];
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// ---- control commands ------------------------------------------------------------------
+
+size_t cmd_version(const char*, char* out, size_t size) {
+  return static_cast<size_t>(snprintf(out, size, "libtmc %s %s\n", TMC_VERSION_STRING,
+                                      is_active() ? "active" : "passthrough"));
+}
+
+size_t cmd_stats(const char*, char* out, size_t size) {
+  tmc_stats s;
+  control::stats_snapshot(&s);
+  return control::format_stats_json(s, out, size);
+}
+
+// Appends a JSON string with escaping; returns false when out of room.
+bool json_string(char* out, size_t size, size_t* len, const char* s) {
+  auto put = [&](char c) {
+    if (*len + 2 > size) return false;
+    out[(*len)++] = c;
+    out[*len] = '\0';
+    return true;
+  };
+  if (!put('"')) return false;
+  for (; *s; ++s) {
+    if ((*s == '"' || *s == '\\') && !put('\\')) return false;
+    if (!put(static_cast<unsigned char>(*s) < 0x20 ? ' ' : *s)) return false;
+  }
+  return put('"');
+}
+
+size_t cmd_options(const char*, char* out, size_t size) {
+  size_t len = 0;
+  auto raw = [&](const char* s) {
+    size_t n = strlen(s);
+    if (len + n + 1 > size) return false;
+    memcpy(out + len, s, n + 1);
+    len += n;
+    return true;
+  };
+  raw("[");
+  for (int i = 0; i < control::kOptionCount; ++i) {
+    auto id = static_cast<OptionId>(i);
+    const auto& info = control::option_info(id);
+    char value[64], accepts[192];
+    control::format_option(id, value, sizeof(value));
+    control::describe_accepted(id, accepts, sizeof(accepts));
+    bool ok = raw(i ? ",\n {\"name\": " : "{\"name\": ") && json_string(out, size, &len, info.env) &&
+              raw(", \"value\": ") && json_string(out, size, &len, value) && raw(", \"default\": ") &&
+              json_string(out, size, &len, info.default_text) && raw(", \"accepts\": ") &&
+              json_string(out, size, &len, accepts) && raw(", \"doc\": ") &&
+              json_string(out, size, &len, info.doc) && raw("}");
+    if (!ok) return static_cast<size_t>(snprintf(out, size, "error: reply too large\n"));
+  }
+  raw("]\n");
+  return len;
+}
+
+constexpr control::Command kCommands[] = {
+    {"version", cmd_version},
+    {"stats", cmd_stats},
+    {"options", cmd_options},
+};
+
+// ---- the loop --------------------------------------------------------------------------
+
+void open_control_socket() {
+  if (!control::option_bool(OptionId::control)) return;
+  if (!g_server.open(getpid()))
+    log::warn().str("control socket unavailable (").str(strerror(errno)).str("); tmcctl cannot reach this process").flush();
+}
+
+void* background_main(void*) {
+  uint64_t cpu_reported = 0;
+  uint64_t next_stats = 0;
+  for (;;) {
+    uint64_t interval = control::option(OptionId::stats_interval);
+    int timeout_ms = 1000;
+    if (interval != 0) {
+      uint64_t now = now_ns();
+      if (next_stats == 0) next_stats = now + interval;
+      if (now >= next_stats) {
+        log_stats_line(log::Level::kWarn);
+        next_stats = now + interval;
+      }
+      uint64_t wait_ms = (next_stats - now) / 1000000 + 1;
+      if (wait_ms < static_cast<uint64_t>(timeout_ms)) timeout_ms = static_cast<int>(wait_ms);
+    }
+    if (g_server.is_open() && !g_server.still_ours()) {
+      // The host program closed or reused our descriptor: leave that number alone.
+      g_server.forget();
+      open_control_socket();
+    }
+    if (g_server.is_open()) {
+      pollfd p{g_server.fd(), POLLIN, 0};
+      if (poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN))
+        g_server.serve_one(kCommands, sizeof(kCommands) / sizeof(kCommands[0]), g_reply, sizeof(g_reply));
+    } else {
+      poll(nullptr, 0, timeout_ms);
+    }
+    uint64_t cpu = platform::thread_cpu_ns();
+    control::stat_add(control::StatId::cpu_ns_background, cpu - cpu_reported);
+    cpu_reported = cpu;
+  }
+  return nullptr;
+}
+
+void spawn() {
+  open_control_socket();
+  bool needed = g_server.is_open() || control::option(OptionId::stats_interval) != 0;
+  if (!needed) return;
+  // The host's signals are not ours to receive.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  int rc = pthread_create(&thread, &attr, background_main, nullptr);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (rc != 0) {
+    log::warn().str("cannot start the background thread (").str(strerror(rc)).str("); no control socket").flush();
+    g_server.close();
+    return;
+  }
+  pthread_setname_np(thread, "tmc-background");
+}
+
+}  // namespace
+
+void start_background_thread() {
+  if (g_started.exchange(true)) return;
+  spawn();
+}
+
+void background_after_fork_child() {
+  if (!g_started.load()) return;
+  g_server.close();  // the parent's socket; the child answers on its own pid
+  spawn();
+}
+
+void log_stats_line(log::Level level) {
+  tmc_stats s;
+  control::stats_snapshot(&s);
+  char rss[24], heap[24], mapped[24];
+  log::Line(level)
+      .str("stats: rss ").str(log::format_bytes(s.rss_bytes, rss, sizeof(rss)))
+      .str(", heap ").str(log::format_bytes(s.heap_bytes, heap, sizeof(heap)))
+      .str(", mapped ").str(log::format_bytes(s.mapped_bytes, mapped, sizeof(mapped)))
+      .str(", malloc calls ").u64(s.malloc_calls)
+      .str(", free calls ").u64(s.free_calls)
+      .str(", compressed pages ").u64(s.compressed_pages)
+      .flush();
+}
+
+}  // namespace tmc::runtime

@@ -1,0 +1,33 @@
+#include "runtime/fork.h"
+
+#include <pthread.h>
+
+#include "base/log.h"
+#include "heap/extent_hooks.h"
+#include "runtime/background.h"
+#include "runtime/runtime.h"
+#include "runtime/thread_counters.h"
+
+namespace tmc::runtime {
+namespace {
+
+// Nothing to lock: the only libtmc lock an application thread can hold across a fork is
+// the regions lock, taken inside jemalloc's extent growth, which jemalloc's own prefork
+// handler quiesces (it holds the arena's grow mutex, the one hook callers hold).
+void prepare() {}
+void parent() {}
+
+void child() {
+  if (heap::RegionSet* regions = heap::managed_regions()) regions->reset_lock_after_fork();
+  thread_counters_after_fork_child();
+  background_after_fork_child();
+}
+
+}  // namespace
+
+void register_fork_handlers() {
+  if (pthread_atfork(prepare, parent, child) != 0)
+    log::warn().str("cannot register fork handlers; a forked child will not have a control socket").flush();
+}
+
+}  // namespace tmc::runtime
