@@ -89,6 +89,9 @@ out="$(cd "$out" && pwd)"
 # ---- build (only cmake --build of an already configured tree) --------------------------------
 if [ "$do_build" = 1 ]; then
   [ -f "$build_dir/CMakeCache.txt" ] || die "$build_dir is not a configured CMake build (cmake -S . -B build), or pass --no-build"
+  if grep -q '^TMC_BUILD_BENCH:BOOL=OFF' "$build_dir/CMakeCache.txt"; then
+    die "$build_dir was configured with TMC_BUILD_BENCH=OFF (cmake -S . -B $build_dir -DTMC_BUILD_BENCH=ON)"
+  fi
   targets=(bench)
   if has_mode libtmc && [ "$libtmc" = "$build_dir/libtmc.so" ]; then targets+=(tmc); fi
   echo "== cmake --build $build_dir --target ${targets[*]}" >&2
@@ -237,7 +240,7 @@ for a in "${orig_args[@]+"${orig_args[@]}"}"; do
 done
 report_args=(--csv "$csv" --out "$out/overhead.md" --command "$cmdline" --reps "$reps"
   --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)"
-  --jemalloc "$JEMALLOC_SO" --repo "$REPO")
+  --jemalloc "$JEMALLOC_SO" --repo "$REPO" --build-dir "$build_dir")
 has_mode libtmc && report_args+=(--libtmc "$libtmc")
 [ "$micro" = 1 ] && report_args+=(--micro-dir "$micro_dir" --micro-csv "$out/micro.csv")
 [ "$quick" = 1 ] && report_args+=(--quick)

@@ -63,6 +63,27 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def describe_tree(path):
+    """`path (git REV)`, flagging uncommitted changes to the library or the benchmarks."""
+    rev = run(["git", "rev-parse", "--short", "HEAD"], cwd=path)
+    if not rev:
+        return f"{path} (not a git checkout)"
+    dirty = run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "preload", "include",
+                 "CMakeLists.txt", "bench"], cwd=path)
+    return f"{path} at git {rev}" + (", with uncommitted changes to src/preload/include/bench" if dirty else ", clean")
+
+
+def source_dir_of(build_dir):
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_HOME_DIRECTORY:INTERNAL="):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine_lines(args):
     cpu = read_first("/proc/cpuinfo", "model name")
     mem_kb = read_first("/proc/meminfo", "MemTotal").split()[0] if os.path.exists("/proc/meminfo") else "?"
@@ -81,9 +102,11 @@ def machine_lines(args):
         lines.append(f"- libtmc: {args.libtmc} (sha256 {digest}…, built {built})")
     if args.load:
         lines.append(f"- Load average (1, 5, 15 min) at start / end of the run: {args.load}")
-    rev = run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo) or "no commits"
-    dirty = run(["git", "status", "--porcelain", "--", "src", "preload", "include", "CMakeLists.txt"], cwd=args.repo)
-    lines.append(f"- Source tree: git {rev}" + (" with uncommitted changes to the library" if dirty else ""))
+    lines.append(f"- Benchmarks and report: {describe_tree(args.repo)}")
+    src = source_dir_of(args.build_dir) if args.build_dir else None
+    if src:
+        lines.append(f"- Build directory {args.build_dir} (libtmc and the benchmark binaries) configured from: "
+                     f"{describe_tree(src)}")
     return lines
 
 
@@ -247,6 +270,7 @@ def main():
     ap.add_argument("--jemalloc", default="/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
     ap.add_argument("--libtmc")
     ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--build-dir")
     ap.add_argument("--micro-dir")
     ap.add_argument("--micro-csv")
     ap.add_argument("--quick", action="store_true")
