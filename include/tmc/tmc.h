@@ -25,6 +25,9 @@ const char* tmc_version(void);
  * pass-through allocator. */
 int tmc_is_active(void);
 
+/* 1 if p points into libtmc's managed heap (memory libtmc may compress), else 0. */
+int tmc_is_managed(const void* p);
+
 /* Fills *out with a snapshot; returns 0 on success. */
 int tmc_stats_get(struct tmc_stats* out);
 

@@ -61,15 +61,104 @@ extent_hooks_t g_hooks = {
     hook_purge_lazy, hook_purge_forced, hook_split,   hook_merge,
 };
 
+// Bytes of pre-hook space pinned by drain_unmanaged_space (see below); they are jemalloc
+// allocations nobody uses, so the heap_bytes stat leaves them out.
+size_t g_pinned_bytes = 0;
+
+// jemalloc purges its huge-request arena at once when it creates that arena itself;
+// creating it early (above) must keep that behaviour.
+void purge_huge_arena_eagerly(unsigned arena) {
+  ssize_t zero = 0;
+  char name[64];
+  snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", arena);
+  mallctl(name, nullptr, nullptr, &zero, sizeof(zero));
+  snprintf(name, sizeof(name), "arena.%u.muzzy_decay_ms", arena);
+  mallctl(name, nullptr, nullptr, &zero, sizeof(zero));
+}
+
+// The first managed allocation of each drain step. They are held until draining ends:
+// freed at once, they would go to jemalloc's dirty cache and satisfy the next step's
+// requests from managed memory before the unmanaged leftovers are reached.
+struct Sentinels {
+  void* ptr[256];
+  int flags[256];
+  int count = 0;
+};
+
+// Allocates `size` with `flags` until jemalloc hands out managed memory, keeping (pinning)
+// every unmanaged result. Returns how many bytes were pinned.
+size_t pin_until_managed(size_t size, int flags, int max_steps, Sentinels* sentinels) {
+  size_t pinned = 0;
+  for (int i = 0; i < max_steps; ++i) {
+    void* p = mallocx(size, flags);
+    if (p == nullptr) break;
+    if (g_regions->contains(p)) {
+      if (sentinels->count < 256) {
+        sentinels->ptr[sentinels->count] = p;
+        sentinels->flags[sentinels->count++] = flags;
+      } else {
+        dallocx(p, flags);
+      }
+      break;
+    }
+    pinned += sallocx(p, flags);
+  }
+  g_pinned_bytes += pinned;
+  return pinned;
+}
+
+// jemalloc maps arena 0's first extent (about 2 MiB) with its default hooks while it
+// initialises, before libtmc can install its own, and keeps the unused part for later
+// allocations. Allocating that leftover space once, and never touching or freeing it,
+// makes every later application allocation come from managed regions: large requests
+// take the contiguous space, then requests of each small size class take the pages left
+// in between (a class's slab is filled until jemalloc opens a managed one), repeated
+// until a pass finds nothing.
+void drain_unmanaged_space_steps(unsigned arena) {
+  int flags = MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
+  Sentinels sentinels;
+  pin_until_managed(16 * 1024, flags, 8192, &sentinels);
+  unsigned nbins = 0;
+  size_t len = sizeof(nbins);
+  if (mallctl("arenas.nbins", &nbins, &len, nullptr, 0) == 0) {
+    for (int pass = 0; pass < 8; ++pass) {
+      size_t pinned = 0;
+      for (unsigned bin = 0; bin < nbins; ++bin) {
+        char name[64];
+        size_t size = 0;
+        len = sizeof(size);
+        snprintf(name, sizeof(name), "arenas.bin.%u.size", bin);
+        if (mallctl(name, &size, &len, nullptr, 0) == 0) pinned += pin_until_managed(size, flags, 1 << 16, &sentinels);
+      }
+      if (pinned == 0) break;
+    }
+  }
+  for (int i = 0; i < sentinels.count; ++i) dallocx(sentinels.ptr[i], sentinels.flags[i]);
+}
+
+void drain_unmanaged_space(unsigned arena) {
+  size_t before = g_pinned_bytes;
+  drain_unmanaged_space_steps(arena);
+  if (g_pinned_bytes != before)
+    log::debug().str("pinned ").u64(g_pinned_bytes - before).str(" bytes of arena ").u64(arena)
+        .str("'s pre-hook space").flush();
+}
+
 }  // namespace
+
+size_t pinned_unmanaged_bytes() { return g_pinned_bytes; }
 
 RegionSet* managed_regions() { return g_regions; }
 
 bool install_extent_hooks(RegionSet* regions) {
   g_regions = regions;
-  unsigned narenas = 0;
+  // arenas.narenas counts the automatic arenas plus jemalloc's arena for huge requests
+  // (opt.oversize_threshold), which it would otherwise create later with default hooks.
+  unsigned narenas = 0, nauto = 0;
   size_t len = sizeof(narenas);
-  if (mallctl("opt.narenas", &narenas, &len, nullptr, 0) != 0 || narenas == 0) {
+  mallctl("opt.narenas", &nauto, &len, nullptr, 0);
+  len = sizeof(narenas);
+  if (mallctl("arenas.narenas", &narenas, &len, nullptr, 0) != 0 || narenas == 0) {
     log::warn().str("jemalloc did not report its arenas; running as a plain allocator").flush();
     return false;
   }
@@ -78,18 +167,26 @@ bool install_extent_hooks(RegionSet* regions) {
   mallctl("thread.arena", &original, &len, nullptr, 0);
   extent_hooks_t* hooks = &g_hooks;
   for (unsigned i = 0; i < narenas; ++i) {
+    // Only arenas jemalloc created before now (arena 0, during its own start-up) can hold
+    // space mapped with the default hooks.
+    bool existed = false;
+    char name[64];
+    len = sizeof(existed);
+    snprintf(name, sizeof(name), "arena.%u.initialized", i);
+    mallctl(name, &existed, &len, nullptr, 0);
     // Binding this thread to arena i makes jemalloc create it now, with default hooks and
     // therefore a default-mapped metadata base (see the header).
     if (mallctl("thread.arena", nullptr, nullptr, &i, sizeof(i)) != 0) {
       log::warn().str("jemalloc could not create arena ").u64(i).str("; running as a plain allocator").flush();
       return false;
     }
-    char name[64];
     snprintf(name, sizeof(name), "arena.%u.extent_hooks", i);
     if (mallctl(name, nullptr, nullptr, &hooks, sizeof(hooks)) != 0) {
       log::warn().str("jemalloc refused extent hooks for arena ").u64(i).str("; running as a plain allocator").flush();
       return false;
     }
+    if (i == nauto) purge_huge_arena_eagerly(i);
+    if (existed) drain_unmanaged_space(i);
   }
   mallctl("thread.arena", nullptr, nullptr, &original, sizeof(original));
   return true;

@@ -18,6 +18,10 @@ namespace tmc::heap {
 // runs as a plain pass-through allocator.
 bool install_extent_hooks(RegionSet* regions);
 
+// Bytes of jemalloc's pre-hook space that install_extent_hooks allocated and holds so that
+// the application never gets it (see drain_unmanaged_space in the .cc).
+size_t pinned_unmanaged_bytes();
+
 // The RegionSet the hooks allocate from (null before install).
 RegionSet* managed_regions();
 

@@ -14,6 +14,7 @@
 #include "control/options.h"
 #include "control/stats.h"
 #include "heap/extent_hooks.h"
+#include "platform/elf_symbols.h"
 #include "platform/proc_fs.h"
 #include "runtime/background.h"
 #include "runtime/fork.h"
@@ -106,30 +107,31 @@ R boot_forward_noexcept(A... a) noexcept {
 // ---- start-up ---------------------------------------------------------------------------
 
 template <typename F>
-bool lookup(void* handle, const char* name, F* out) {
-  void* sym = dlsym(handle, name);
+bool lookup(const char* name, F* out) {
+  // Any jemalloc-only symbol we link directly tells the lookup which object to search.
+  void* sym = platform::find_symbol_in_object_of(reinterpret_cast<void*>(&mallctl), name);
   if (sym == nullptr) return false;
   *out = reinterpret_cast<F>(sym);
   return true;
 }
 
+// See platform/elf_symbols.h for why this does not use dlopen/dlsym.
 JemallocApi resolve_jemalloc_or_die() {
-  void* h = dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_NOLOAD);
   JemallocApi api{};
-  bool ok = h != nullptr && lookup(h, "malloc", &api.malloc) && lookup(h, "calloc", &api.calloc) &&
-            lookup(h, "realloc", &api.realloc) && lookup(h, "free", &api.free) &&
-            lookup(h, "posix_memalign", &api.posix_memalign) &&
-            lookup(h, "aligned_alloc", &api.aligned_alloc) && lookup(h, "memalign", &api.memalign) &&
-            lookup(h, "valloc", &api.valloc) && lookup(h, "malloc_usable_size", &api.malloc_usable_size) &&
-            lookup(h, "sdallocx", &api.sdallocx) && lookup(h, "_Znwm", &api.op_new) &&
-            lookup(h, "_ZnwmRKSt9nothrow_t", &api.op_new_nothrow) &&
-            lookup(h, "_ZnwmSt11align_val_t", &api.op_new_aligned) &&
-            lookup(h, "_ZnwmSt11align_val_tRKSt9nothrow_t", &api.op_new_aligned_nothrow) &&
-            lookup(h, "_Znam", &api.op_new_array) && lookup(h, "_ZnamRKSt9nothrow_t", &api.op_new_array_nothrow) &&
-            lookup(h, "_ZnamSt11align_val_t", &api.op_new_array_aligned) &&
-            lookup(h, "_ZnamSt11align_val_tRKSt9nothrow_t", &api.op_new_array_aligned_nothrow) &&
-            lookup(h, "_ZdlPvSt11align_val_t", &api.op_delete_aligned) &&
-            lookup(h, "_ZdlPvmSt11align_val_t", &api.op_delete_sized_aligned);
+  bool ok = lookup("malloc", &api.malloc) && lookup("calloc", &api.calloc) &&
+            lookup("realloc", &api.realloc) && lookup("free", &api.free) &&
+            lookup("posix_memalign", &api.posix_memalign) &&
+            lookup("aligned_alloc", &api.aligned_alloc) && lookup("memalign", &api.memalign) &&
+            lookup("valloc", &api.valloc) && lookup("malloc_usable_size", &api.malloc_usable_size) &&
+            lookup("sdallocx", &api.sdallocx) && lookup("_Znwm", &api.op_new) &&
+            lookup("_ZnwmRKSt9nothrow_t", &api.op_new_nothrow) &&
+            lookup("_ZnwmSt11align_val_t", &api.op_new_aligned) &&
+            lookup("_ZnwmSt11align_val_tRKSt9nothrow_t", &api.op_new_aligned_nothrow) &&
+            lookup("_Znam", &api.op_new_array) && lookup("_ZnamRKSt9nothrow_t", &api.op_new_array_nothrow) &&
+            lookup("_ZnamSt11align_val_t", &api.op_new_array_aligned) &&
+            lookup("_ZnamSt11align_val_tRKSt9nothrow_t", &api.op_new_array_aligned_nothrow) &&
+            lookup("_ZdlPvSt11align_val_t", &api.op_delete_aligned) &&
+            lookup("_ZdlPvmSt11align_val_t", &api.op_delete_sized_aligned);
   if (!ok) {
     // libjemalloc.so.2 is libtmc.so's own dependency, so this means a broken install.
     log::warn().str("cannot find jemalloc's entry points in libjemalloc.so.2; aborting").flush();
@@ -148,7 +150,7 @@ void fill_runtime_stats(tmc_stats* out) {
   uint64_t epoch = 1;
   size_t allocated = 0, len = sizeof(allocated);
   mallctl("epoch", nullptr, nullptr, &epoch, sizeof(epoch));
-  if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) == 0) out->heap_bytes = allocated;
+  if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) == 0) out->heap_bytes = allocated - heap::pinned_unmanaged_bytes();
   heap::RegionTotals r = g_regions.totals();
   out->regions = r.regions;
   out->reserved_bytes = r.reserved;

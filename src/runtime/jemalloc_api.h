@@ -43,7 +43,7 @@ extern JemallocApi g_je;
 
 // The bootstrap buffer. Its pointers must never reach jemalloc: free() ignores them and
 // realloc() copies out of them. One unsigned compare tells.
-inline constexpr size_t kBootstrapBytes = 64 * 1024;
+inline constexpr size_t kBootstrapBytes = 256 * 1024;
 extern char g_bootstrap_buf[kBootstrapBytes];
 
 inline bool is_bootstrap_pointer(const void* p) {
