@@ -51,7 +51,11 @@ TMC_EXPORT void* calloc(size_t n, size_t m) {
 TMC_EXPORT void* realloc(void* p, size_t n) {
   count_call(CallKind::kRealloc);
   if (TMC_UNLIKELY(is_bootstrap_pointer(p))) return realloc_from_bootstrap(p, n);
-  return g_je.realloc(p, n);
+  void* q = g_je.realloc(p, n);
+  // jemalloc 5.3 returns NULL without setting errno for sizes beyond its largest class;
+  // POSIX asks for ENOMEM (realloc(p, 0) returning NULL after freeing is not a failure).
+  if (TMC_UNLIKELY(q == nullptr) && n != 0) errno = ENOMEM;
+  return q;
 }
 
 TMC_EXPORT void* reallocarray(void* p, size_t n, size_t m) {
