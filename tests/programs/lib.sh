@@ -1,0 +1,164 @@
+# Shared helpers for tests/programs/*.sh. Source it after `set -euo pipefail`.
+#
+# Every script takes the libtmc.so path as $1. Helpers here start things with or
+# without the preload, find free ports, clean up on exit and compare results.
+
+# Debian's interpreter, never a pyenv shim (a shim is a bash script: under the preload it
+# would be one more preloaded process, and libpython3.11-testsuite belongs to Debian's).
+PY=/usr/bin/python3
+PROGRAMS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TEST_NAME="$(basename "$0" .sh)"
+STARTED_AT=$(date +%s)
+
+# The preload must apply only to the program under test, never to this shell.
+unset LD_PRELOAD
+
+log() { printf '[%s +%ss] %s\n' "$TEST_NAME" "$(( $(date +%s) - STARTED_AT ))" "$*"; }
+step() { printf '\n[%s +%ss] == %s\n' "$TEST_NAME" "$(( $(date +%s) - STARTED_AT ))" "$*"; }
+die() { printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
+skip() { printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"; exit 77; }
+
+CHECKS=0
+FAILS=0
+# check_eq WHAT EXPECTED ACTUAL: counts a check; prints both values when they differ.
+check_eq() {
+  CHECKS=$((CHECKS + 1))
+  if [[ "$2" == "$3" ]]; then
+    log "ok: $1 ($3)"
+  else
+    FAILS=$((FAILS + 1))
+    printf '[%s] FAIL: %s\n    expected: %s\n    actual:   %s\n' "$TEST_NAME" "$1" "$2" "$3" >&2
+  fi
+}
+# check WHAT COMMAND...: counts a check that passes when COMMAND succeeds.
+check() {
+  local what="$1"
+  shift
+  CHECKS=$((CHECKS + 1))
+  if "$@"; then
+    log "ok: $what"
+  else
+    FAILS=$((FAILS + 1))
+    printf '[%s] FAIL: %s (command: %s)\n' "$TEST_NAME" "$what" "$*" >&2
+  fi
+}
+# finish: the closing line and the exit code.
+finish() {
+  printf '%s: %d passed, %d failed (%ss)\n' "$TEST_NAME" "$((CHECKS - FAILS))" "$FAILS" "$(( $(date +%s) - STARTED_AT ))"
+  [[ $FAILS -eq 0 ]]
+}
+
+# need_lib PATH: the libtmc.so under test must exist (a missing one is a failure, not a skip).
+need_lib() {
+  [[ -n "${1:-}" ]] || die "usage: $0 /path/to/libtmc.so"
+  [[ -f "$1" ]] || die "libtmc.so not found at '$1' (build it first)"
+  TMC_LIB="$(readlink -f "$1")"
+  export TMC_LIB
+  TMC_ENV=(env LD_PRELOAD="$TMC_LIB" TMC_LIB="$TMC_LIB")
+}
+
+# need_bin NAME...: skips (77) when a required program is not installed.
+need_bin() {
+  local b
+  for b in "$@"; do
+    command -v "$b" >/dev/null 2>&1 || [[ -x "$b" ]] || skip "'$b' is not installed (scripts/install_deps.sh installs it)"
+  done
+}
+
+# Temporary directory and cleanup. on_exit CMD adds a cleanup command (run in reverse order).
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tmc-${TEST_NAME}.XXXXXX")"
+CLEANUP=()
+on_exit() { CLEANUP+=("$*"); }
+_run_cleanup() {
+  local rc=$?
+  local i
+  for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
+    eval "${CLEANUP[$i]}" >/dev/null 2>&1 || true
+  done
+  if [[ $rc -ne 0 && $rc -ne 77 && -n "${KEEP_WORK_ON_FAIL:-}" ]]; then
+    echo "work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap _run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# watchdog SECONDS: ends the test (with cleanup) if it runs longer than SECONDS; keep it
+# below the ctest TIMEOUT so servers are always stopped by our own trap.
+watchdog() {
+  local secs="$1" main=$$
+  (
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    sleep "$secs" </dev/null >/dev/null 2>&1 &
+    sp=$!
+    wait "$sp"
+    echo "[$TEST_NAME] FAIL: timed out after ${secs}s" >&2
+    kill -TERM "$main"
+  ) &
+  on_exit "kill $!"
+}
+
+# with_tmc CMD...: runs CMD with libtmc preloaded (and TMC_LIB set for helpers).
+# plain CMD...: runs CMD with no preload at all.
+# For a background process use "${TMC_ENV[@]}" / "${PLAIN_ENV[@]}" CMD & directly: then $!
+# is the program's own pid (env execs it), not a subshell's.
+with_tmc() { "${TMC_ENV[@]}" "$@"; }
+plain() { "${PLAIN_ENV[@]}" "$@"; }
+PLAIN_ENV=(env -u LD_PRELOAD)
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# wait_port PORT [SECONDS] [PID]: waits until 127.0.0.1:PORT accepts connections; fails
+# early when PID (the server) has died.
+wait_port() {
+  local port="$1" secs="${2:-20}" pid="${3:-}"
+  local deadline=$(( $(date +%s) + secs ))
+  while (( $(date +%s) < deadline )); do
+    if "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
+      return 0
+    fi
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "process $pid died before listening on port $port" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$port after ${secs}s" >&2
+  return 1
+}
+
+# stop_pid PID [SECONDS]: TERM, wait up to SECONDS, then KILL. Returns the exit status.
+stop_pid() {
+  local pid="$1" secs="${2:-10}" i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "process $pid ignored SIGTERM for ${secs}s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null
+}
+
+# is_preloaded PID: true when libtmc.so is mapped into process PID.
+is_preloaded() { grep -qF "$TMC_LIB" "/proc/$1/maps" 2>/dev/null; }
+
+# not_preloaded PID: true when process PID runs without LD_PRELOAD in its environment.
+not_preloaded() { ! tr '\0' '\n' <"/proc/$1/environ" | grep -q '^LD_PRELOAD='; }
+
+# no_crash_report FILE: the file has no sign of a crash or allocator abort.
+no_crash_report() {
+  ! grep -Eiq 'segmentation fault|sigsegv|sigbus|sigabrt|double free|corrupted|free\(\): invalid|<jemalloc>|stack trace|crashed by signal' "$1"
+}
