@@ -295,6 +295,45 @@ static void test_usable_size(void) {
   CHECK(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) = %zu", malloc_usable_size(NULL));
 }
 
+static void test_calloc_realloc_churn(void) {
+  tmc_test_step("calloc/realloc churn: 3000 dirty-free/calloc cycles and 3000 realloc moves, all checked");
+  uint64_t r = 88172645463325252ull;
+  size_t dirty_callocs = 0;
+  for (int i = 0; i < 3000; i++) {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    size_t n = 1 + (size_t)(r % ((i % 10 == 0) ? 300000 : 5000));
+    unsigned char* d = (unsigned char*)malloc(n);
+    REQUIRE(d != NULL, "malloc(%zu)", n);
+    memset(d, 0x5A, n);
+    tmc_test_escape(d);
+    free(d);
+    unsigned char* c = (unsigned char*)calloc(n, 1);
+    REQUIRE(c != NULL, "calloc(%zu, 1)", n);
+    if (!tmc_test_all_bytes(c, n, 0)) dirty_callocs++;
+    memset(c, 0x5A, n); /* leave it dirty for the next round */
+    free(c);
+  }
+  CHECK(dirty_callocs == 0, "%zu of 3000 calloc results were not zeroed", dirty_callocs);
+
+  size_t n = 16, bad_moves = 0;
+  unsigned char* p = (unsigned char*)malloc(n);
+  REQUIRE(p != NULL, "malloc");
+  tmc_test_fill(p, n, 0);
+  for (int i = 1; i <= 3000; i++) {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    size_t next = 1 + (size_t)(r % ((i % 50 == 0) ? 2000000 : 20000));
+    unsigned char* q = (unsigned char*)realloc(p, next);
+    REQUIRE(q != NULL, "realloc(%zu)", next);
+    size_t kept = n < next ? n : next;
+    if (tmc_test_verify(q, kept, (uint64_t)(i - 1)) >= 0) bad_moves++;
+    tmc_test_fill(q, next, (uint64_t)i);
+    p = q;
+    n = next;
+  }
+  free(p);
+  CHECK(bad_moves == 0, "%zu of 3000 reallocs did not keep the old bytes", bad_moves);
+}
+
 static void test_libc_internal(void) {
   tmc_test_step("memory allocated inside glibc (strdup, asprintf, getline, realpath, open_memstream) frees cleanly");
   char* s = strdup("libtmc strdup test");
@@ -344,6 +383,7 @@ int main(void) {
   test_posix_memalign();
   test_aligned_alloc_family();
   test_usable_size();
+  test_calloc_realloc_churn();
   test_libc_internal();
   return tmc_test_finish("alloc_c_api");
 }

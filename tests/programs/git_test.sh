@@ -46,7 +46,7 @@ git_steps() {
   g checkout -q main
   at 1700200000
   g merge -q --no-ff -m "merge feature" feature
-  g log --format='%H %T %P %an %ad %s' --date=raw >"$WORK/$name.log"
+  g log --format='%H %T %P %an %ad %s' --date=raw >"$WORK/$name.commits"
   g log --format=%T >"$WORK/$name.trees"
   g log --stat --format='%h %s' >"$WORK/$name.stat"
   g diff HEAD~4 HEAD | sha256sum >"$WORK/$name.diff.sha"
@@ -66,8 +66,8 @@ git_steps tmc "${TMC_ENV[@]}" >"$WORK/tmc.run" 2>&1 &
 wait $! || rc=$?
 check_eq "git steps under libtmc exit status" 0 "$rc"
 [[ $rc -eq 0 ]] || tail -20 "$WORK/tmc.run" >&2
-log "$(wc -l <"$WORK/tmc.log") commits, $(cat "$WORK/tmc.files") files at HEAD, $(cat "$WORK/tmc.objects") objects"
-check_eq "8 commits (6 on main, 1 on feature, 1 merge)" 8 "$(wc -l <"$WORK/tmc.log" | tr -d ' ')"
+log "$(wc -l <"$WORK/tmc.commits") commits, $(cat "$WORK/tmc.files") files at HEAD, $(cat "$WORK/tmc.objects") objects"
+check_eq "8 commits (6 on main, 1 on feature, 1 merge)" 8 "$(wc -l <"$WORK/tmc.commits" | tr -d ' ')"
 check_eq "git fsck --full --strict under libtmc is clean" "" "$(cat "$WORK/tmc.fsck")"
 check_eq "everything is packed after gc" "count: 0" "$(grep '^count:' "$WORK/tmc.count")"
 check "tree hashes unchanged by gc" cmp -s "$WORK/tmc.trees" "$WORK/tmc.trees-after-gc"
@@ -79,8 +79,8 @@ wait $! || rc=$?
 check_eq "git steps plainly exit status" 0 "$rc"
 
 step "compare"
-check_eq "HEAD commit hash: libtmc == plain" "$(head -c 40 "$WORK/plain.log")" "$(head -c 40 "$WORK/tmc.log")"
-for f in log trees stat diff.sha archive.sha files fsck count objects; do
+check_eq "HEAD commit hash: libtmc == plain" "$(head -c 40 "$WORK/plain.commits")" "$(head -c 40 "$WORK/tmc.commits")"
+for f in commits trees stat diff.sha archive.sha files fsck count objects; do
   check "git output '$f': libtmc == plain" diff -u "$WORK/plain.$f" "$WORK/tmc.$f"
 done
 check "no crash or allocator error in the libtmc run" no_crash_report "$WORK/tmc.run"

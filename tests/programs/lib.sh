@@ -75,6 +75,14 @@ _run_cleanup() {
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do
     eval "${CLEANUP[$i]}" >/dev/null 2>&1 || true
   done
+  if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+    local f
+    for f in "$WORK"/*.log; do
+      [[ -s "$f" ]] || continue
+      echo "---- last lines of $(basename "$f") ----" >&2
+      tail -n 15 "$f" >&2
+    done
+  fi
   if [[ $rc -ne 0 && $rc -ne 77 && -n "${KEEP_WORK_ON_FAIL:-}" ]]; then
     echo "work directory kept: $WORK" >&2
   else
@@ -95,7 +103,10 @@ watchdog() {
     sp=$!
     wait "$sp"
     echo "[$TEST_NAME] FAIL: timed out after ${secs}s" >&2
+    trap - TERM
     kill -TERM "$main"
+    # Also end what the script is waiting for, so that its EXIT trap runs now.
+    pkill -TERM -P "$main" 2>/dev/null
   ) &
   on_exit "kill $!"
 }
@@ -155,8 +166,9 @@ stop_pid() {
 # is_preloaded PID: true when libtmc.so is mapped into process PID.
 is_preloaded() { grep -qF "$TMC_LIB" "/proc/$1/maps" 2>/dev/null; }
 
-# not_preloaded PID: true when process PID runs without LD_PRELOAD in its environment.
-not_preloaded() { ! tr '\0' '\n' <"/proc/$1/environ" | grep -q '^LD_PRELOAD='; }
+# not_preloaded PID: true when libtmc.so is not mapped into process PID. (Not judged by
+# /proc/PID/environ: programs such as redis-server rewrite that area for their title.)
+not_preloaded() { [[ -r "/proc/$1/maps" ]] && ! grep -qF "$TMC_LIB" "/proc/$1/maps"; }
 
 # no_crash_report FILE: the file has no sign of a crash or allocator abort.
 no_crash_report() {

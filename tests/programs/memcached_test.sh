@@ -32,7 +32,7 @@ run_memcached() {
   if [[ "$mode" == tmc ]]; then
     check "libtmc.so is mapped into memcached" is_preloaded "$pid"
   else
-    check "the plain memcached has no LD_PRELOAD" not_preloaded "$pid"
+    check "libtmc.so is not mapped into the plain memcached" not_preloaded "$pid"
   fi
   local rc=0
   timeout 60 "$PY" "$CLIENT" --port "$port" --keys "$KEYS" >"$WORK/$name.out" 2>&1 || rc=$?
