@@ -1,0 +1,158 @@
+#include "platform/uffd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "platform/uffd_compat.h"
+
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)  // Linux 6.1: /dev/userfaultfd
+#endif
+
+namespace tmc::platform {
+namespace {
+
+// Keeps libtmc's descriptors out of the low numbers programs reuse with dup2.
+int move_high(int fd) {
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 600);
+  if (high < 0) return fd;
+  ::close(fd);
+  return high;
+}
+
+int raw_open(int flags) {
+  int fd = static_cast<int>(syscall(SYS_userfaultfd, flags));
+  if (fd >= 0) return fd;
+  int syscall_errno = errno;
+  int dev = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (dev >= 0) {
+    fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+    int saved = errno;
+    ::close(dev);
+    if (fd >= 0) return fd;
+    errno = saved;
+    return -1;
+  }
+  errno = syscall_errno;
+  return -1;
+}
+
+int ioctl_errno(int fd, unsigned long request, void* arg) {
+  for (;;) {
+    if (ioctl(fd, request, arg) == 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+}  // namespace
+
+int Uffd::open(uint64_t wanted, uint64_t required, const char** why) {
+  close();
+  int fd = raw_open(O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EPERM || err == EACCES)
+      *why = "userfaultfd is not permitted: libtmc needs root, CAP_SYS_PTRACE, "
+             "vm.unprivileged_userfaultfd=1 or read-write access to /dev/userfaultfd";
+    else if (err == ENOSYS)
+      *why = "this kernel has no userfaultfd";
+    else
+      *why = "userfaultfd could not be opened (seccomp or resource limits)";
+    return err;
+  }
+  // Ask for nothing first to learn what the kernel offers, then for what we want of it:
+  // UFFDIO_API may be called once per descriptor, so that takes two descriptors.
+  uffdio_api probe{UFFD_API, 0, 0};
+  if (int err = ioctl_errno(fd, UFFDIO_API, &probe)) {
+    ::close(fd);
+    *why = "the userfaultfd API handshake failed";
+    return err;
+  }
+  ::close(fd);
+  if ((probe.features & required) != required) {
+    *why = "this kernel's userfaultfd lacks UFFDIO_MOVE or event features libtmc needs (Linux 6.8 or newer)";
+    return EOPNOTSUPP;
+  }
+  fd = raw_open(O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    *why = "userfaultfd could not be reopened";
+    return errno;
+  }
+  uffdio_api api{UFFD_API, wanted & probe.features, 0};
+  if (int err = ioctl_errno(fd, UFFDIO_API, &api)) {
+    ::close(fd);
+    *why = "the userfaultfd feature negotiation failed";
+    return err;
+  }
+  fd_ = move_high(fd);
+  features_.bits = api.features;
+  *why = nullptr;
+  return 0;
+}
+
+void Uffd::adopt(int fd, UffdFeatures features) {
+  close();
+  fd_ = move_high(fd);
+  features_ = features;
+}
+
+void Uffd::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+int Uffd::register_missing(void* addr, size_t len) {
+  uffdio_register r{{reinterpret_cast<uint64_t>(addr), len}, UFFDIO_REGISTER_MODE_MISSING, 0};
+  return ioctl_errno(fd_, UFFDIO_REGISTER, &r);
+}
+
+int Uffd::unregister(void* addr, size_t len) {
+  uffdio_range r{reinterpret_cast<uint64_t>(addr), len};
+  return ioctl_errno(fd_, UFFDIO_UNREGISTER, &r);
+}
+
+int Uffd::move(void* dst, void* src, size_t len, bool wake, size_t* moved) {
+  uffdio_move m{reinterpret_cast<uint64_t>(dst), reinterpret_cast<uint64_t>(src), len,
+                wake ? 0 : UFFDIO_MOVE_MODE_DONTWAKE, 0};
+  int err = ioctl_errno(fd_, UFFDIO_MOVE, &m);
+  *moved = m.move > 0 ? static_cast<size_t>(m.move) : 0;
+  if (err == 0 && *moved != len) err = EAGAIN;  // short move: the caller retries the rest
+  return err;
+}
+
+int Uffd::copy(void* dst, const void* src, size_t len, bool wake) {
+  uffdio_copy c{reinterpret_cast<uint64_t>(dst), reinterpret_cast<uint64_t>(src), len,
+                wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE, 0};
+  int err = ioctl_errno(fd_, UFFDIO_COPY, &c);
+  if (err == EEXIST && wake) return this->wake(dst, len) == 0 ? EEXIST : errno;
+  if (err == 0 && c.copy != static_cast<int64_t>(len)) return EAGAIN;
+  return err;
+}
+
+int Uffd::zeropage(void* dst, size_t len, bool wake) {
+  uffdio_zeropage z{{reinterpret_cast<uint64_t>(dst), len}, wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE, 0};
+  int err = ioctl_errno(fd_, UFFDIO_ZEROPAGE, &z);
+  if (err == EEXIST && wake) return this->wake(dst, len) == 0 ? EEXIST : errno;
+  return err;
+}
+
+int Uffd::wake(void* addr, size_t len) {
+  uffdio_range r{reinterpret_cast<uint64_t>(addr), len};
+  return ioctl_errno(fd_, UFFDIO_WAKE, &r);
+}
+
+const char* uffd_event_name(uint8_t event) {
+  switch (event) {
+    case UFFD_EVENT_PAGEFAULT: return "pagefault";
+    case UFFD_EVENT_FORK: return "fork";
+    case UFFD_EVENT_REMAP: return "remap";
+    case UFFD_EVENT_REMOVE: return "remove";
+    case UFFD_EVENT_UNMAP: return "unmap";
+    default: return "unknown";
+  }
+}
+
+}  // namespace tmc::platform
