@@ -128,15 +128,49 @@ print(s.getsockname()[1])
 s.close()'
 }
 
-# wait_port PORT [SECONDS] [PID]: waits until 127.0.0.1:PORT accepts connections; fails
-# early when PID (the server) has died.
+# listens_on PORT [PID]: true when 127.0.0.1:PORT is listening (and, with PID, when the
+# listening socket belongs to process PID: a free port can be taken by someone else).
+listens_on() {
+  "$PY" - "$@" <<'PY'
+import os, sys
+port = int(sys.argv[1])
+pid = sys.argv[2] if len(sys.argv) > 2 else ""
+inodes = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        lines = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for line in lines:
+        f = line.split()
+        if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+            inodes.add(f[9])
+if not inodes:
+    sys.exit(1)
+if not pid:
+    sys.exit(0)
+try:
+    fds = os.listdir("/proc/%s/fd" % pid)
+except OSError:
+    sys.exit(1)
+for fd in fds:
+    try:
+        link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+    except OSError:
+        continue
+    if link.startswith("socket:[") and link[8:-1] in inodes:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# wait_port PORT [SECONDS] [PID]: waits until 127.0.0.1:PORT listens (in process PID when
+# given); fails early when PID has died.
 wait_port() {
   local port="$1" secs="${2:-20}" pid="${3:-}"
   local deadline=$(( $(date +%s) + secs ))
   while (( $(date +%s) < deadline )); do
-    if "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
-      return 0
-    fi
+    listens_on "$port" $pid && return 0
     if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
       echo "process $pid died before listening on port $port" >&2
       return 1

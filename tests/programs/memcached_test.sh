@@ -20,14 +20,19 @@ run_memcached() {
   local name="$1" mode="$2"
   local -a runner=("${TMC_ENV[@]}")
   [[ "$mode" == plain ]] && runner=("${PLAIN_ENV[@]}")
-  local port
-  port="$(free_port)"
-  # -u: memcached refuses to run as root without it; ignored for other users.
-  "${runner[@]}" memcached -l 127.0.0.1 -p "$port" -U 0 -m 256 -t 4 -c 256 -u "$(id -un)" \
-    >"$WORK/$name.log" 2>&1 &
-  local pid=$!
-  on_exit "stop_pid $pid 5"
-  wait_port "$port" 20 "$pid" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+  local port pid attempt
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    # -u: memcached refuses to run as root without it; ignored for other users.
+    "${runner[@]}" memcached -l 127.0.0.1 -p "$port" -U 0 -m 256 -t 4 -c 256 -u "$(id -un)" \
+      >>"$WORK/$name.log" 2>&1 &
+    pid=$!
+    on_exit "stop_pid $pid 5"
+    wait_port "$port" 20 "$pid" && break
+    # Another test may have taken the free port in the meantime: try another one.
+    grep -qi 'address already in use' "$WORK/$name.log" && [[ $attempt -lt 3 ]] && continue
+    die "$name did not start"
+  done
   log "$name: memcached pid $pid on 127.0.0.1:$port ($mode)"
   if [[ "$mode" == tmc ]]; then
     check "libtmc.so is mapped into memcached" is_preloaded "$pid"

@@ -23,13 +23,19 @@ start_redis() {
   local -a runner=("${TMC_ENV[@]}")
   [[ "$mode" == plain ]] && runner=("${PLAIN_ENV[@]}")
   mkdir -p "$dir"
-  REDIS_PORT="$(free_port)"
-  "${runner[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$dir" --dbfilename dump.rdb --enable-debug-command local --daemonize no \
-    --logfile "" >>"$WORK/$name.log" 2>&1 &
-  REDIS_PID=$!
-  on_exit "stop_pid $REDIS_PID 5"
-  wait_port "$REDIS_PORT" 20 "$REDIS_PID" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
+  local attempt
+  for attempt in 1 2 3; do
+    REDIS_PORT="$(free_port)"
+    "${runner[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+      --dir "$dir" --dbfilename dump.rdb --enable-debug-command local --daemonize no \
+      --logfile "" >>"$WORK/$name.log" 2>&1 &
+    REDIS_PID=$!
+    on_exit "stop_pid $REDIS_PID 5"
+    wait_port "$REDIS_PORT" 20 "$REDIS_PID" && break
+    # Another test may have taken the free port in the meantime: try another one.
+    grep -qi 'address already in use' "$WORK/$name.log" && [[ $attempt -lt 3 ]] && continue
+    die "$name did not start"
+  done
   # Redis answers -LOADING while it reads an RDB; wait until it is done.
   local i
   for ((i = 0; i < 600; i++)); do
