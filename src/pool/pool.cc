@@ -1,0 +1,604 @@
+// See pool.h.
+#include "pool/pool.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <cstring>
+
+#include "base/compiler.h"
+#include "base/log.h"
+#include "base/meta_alloc.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+namespace tmc::pool {
+namespace {
+constexpr uint32_t kChunkPages = 512;  // 2 MiB of address space per chunk
+constexpr size_t kChunkBytes = size_t{kChunkPages} * kPageSize;
+constexpr uint32_t kTableStep = 4096;  // handle entries committed at a time (64 KiB)
+
+// A span's slot word: the handle of the blob in the slot, or kFreeBit | next free slot.
+constexpr uint32_t kFreeBit = 0x80000000u;
+constexpr uint32_t kNoSlot = 0xffff;
+constexpr uint8_t kNoList = 0xff;
+
+static_assert(Pool::kMaxHandles < kFreeBit, "handles and free-slot links share a word");
+
+void name_mapping(void* p, size_t size, const char* name) {
+  prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, p, size, name);  // best effort, for /proc/PID/maps
+}
+}  // namespace
+
+// A span: span_pages contiguous pages of one class, cut into slots. The descriptor lives
+// in meta memory, followed by one word per slot (handle, or free-list link).
+struct Pool::Span {
+  char* base;
+  Span* prev;  // in the class's list (or the recycled list: next only)
+  Span* next;
+  Chunk* chunk;
+  uint8_t cls;
+  uint8_t list;  // index in ClassState::lists, kNoList when on none
+  uint16_t inuse;
+  uint16_t free_head;  // first free slot, kNoSlot when full
+
+  uint32_t* slots() { return reinterpret_cast<uint32_t*>(this + 1); }
+  const uint32_t* slots() const { return reinterpret_cast<const uint32_t*>(this + 1); }
+  const ClassInfo& info() const { return class_info(cls); }
+  char* slot_ptr(uint32_t slot) const { return base + size_t{slot} * info().slot_size; }
+  static size_t descriptor_size(uint32_t cls) {
+    return sizeof(Span) + sizeof(uint32_t) * class_info(cls).slots;
+  }
+};
+
+// A chunk: kChunkPages of address space mapped at once; a bit per page in use by a span.
+struct Pool::Chunk {
+  char* base;
+  Chunk* prev;
+  Chunk* next;
+  uint32_t used_pages;
+  uint32_t no_run_from;  // a search for a run this long failed since the last free
+  uint64_t used[kChunkPages / 64];
+
+  bool page_used(uint32_t p) const { return (used[p / 64] >> (p % 64)) & 1; }
+  void set_pages(uint32_t first, uint32_t n, bool on) {
+    for (uint32_t p = first; p < first + n; ++p) {
+      if (on)
+        used[p / 64] |= uint64_t{1} << (p % 64);
+      else
+        used[p / 64] &= ~(uint64_t{1} << (p % 64));
+    }
+  }
+  // First page of a run of n free pages, or kChunkPages.
+  uint32_t find_run(uint32_t n) const {
+    uint32_t run = 0;
+    for (uint32_t p = 0; p < kChunkPages; ++p) {
+      if (p % 64 == 0 && used[p / 64] == ~uint64_t{0}) {
+        run = 0;
+        p += 63;
+        continue;
+      }
+      if (page_used(p)) {
+        run = 0;
+      } else if (++run == n) {
+        return p + 1 - n;
+      }
+    }
+    return kChunkPages;
+  }
+};
+
+struct Pool::Entry {
+  Span* span;                  // live: the span holding the blob; free: nullptr
+  std::atomic<uint32_t> refs;  // live: the reference count (>= 1); free or being stored: 0
+  uint16_t slot;               // live: slot in span; free: low half of the next free handle
+  uint16_t size;               // live: blob bytes; free: high half of the next free handle
+
+  uint32_t next_free() const { return uint32_t{slot} | uint32_t{size} << 16; }
+  void set_next_free(uint32_t h) {
+    slot = static_cast<uint16_t>(h);
+    size = static_cast<uint16_t>(h >> 16);
+  }
+};
+
+Pool::~Pool() {
+  for (Chunk* c = chunks_; c != nullptr; c = c->next) munmap(c->base, kChunkBytes);
+  Entry* table = table_.load(std::memory_order_relaxed);
+  if (table != nullptr) munmap(table, size_t{kMaxHandles} * sizeof(Entry));
+}
+
+// ---- handles ---------------------------------------------------------------------------
+
+Pool::Entry* Pool::entry(Handle h) const {
+  if (h == kNoHandle || h >= table_size_.load(std::memory_order_acquire)) return nullptr;
+  return table_.load(std::memory_order_acquire) + h;
+}
+
+bool Pool::grow_table_locked() {
+  static_assert(sizeof(Entry) == 16);
+  Entry* table = table_.load(std::memory_order_relaxed);
+  if (table == nullptr) {
+    size_t bytes = size_t{kMaxHandles} * sizeof(Entry);
+    void* p = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      log::warn().str("pool: cannot reserve the handle table").flush();
+      return false;
+    }
+    name_mapping(p, bytes, "tmc-pool-handles");
+    table = static_cast<Entry*>(p);
+    table_.store(table, std::memory_order_release);
+  }
+  uint32_t size = table_size_.load(std::memory_order_relaxed);
+  if (size >= kMaxHandles) return false;
+  constexpr size_t kStepBytes = size_t{kTableStep} * sizeof(Entry);
+  uint64_t limit = limit_.load(std::memory_order_relaxed);
+  if (limit != 0 && pool_bytes() + kStepBytes > limit) return false;
+  if (mprotect(table + size, kStepBytes, PROT_READ | PROT_WRITE) != 0) return false;
+  meta_bytes_.fetch_add(kStepBytes, std::memory_order_relaxed);
+  table_size_.store(size + kTableStep, std::memory_order_release);
+  return true;
+}
+
+Handle Pool::alloc_handle() {
+  SpinLockGuard guard(handle_lock_);
+  Handle h;
+  if (free_handles_ != kNoHandle) {
+    h = free_handles_;
+    free_handles_ = entry(h)->next_free();
+  } else {
+    if (next_handle_ >= table_size_.load(std::memory_order_relaxed) && !grow_table_locked())
+      return kNoHandle;
+    h = next_handle_++;
+  }
+  ++live_handles_;
+  return h;
+}
+
+void Pool::free_handle(Handle h) {
+  SpinLockGuard guard(handle_lock_);
+  Entry* e = entry(h);
+  e->span = nullptr;
+  e->set_next_free(free_handles_);
+  free_handles_ = h;
+  --live_handles_;
+}
+
+// ---- chunks ----------------------------------------------------------------------------
+
+Pool::Chunk* Pool::map_chunk_locked() {
+  void* p = mmap(nullptr, kChunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  // The pool accounts for memory page by page; a huge page would hold 2 MiB for one span.
+  madvise(p, kChunkBytes, MADV_NOHUGEPAGE);
+  name_mapping(p, kChunkBytes, "tmc-pool");
+  Chunk* c = spare_chunks_;
+  if (c != nullptr) {
+    spare_chunks_ = c->next;
+  } else {
+    c = static_cast<Chunk*>(base::meta_alloc(sizeof(Chunk)));
+    if (c == nullptr) {
+      munmap(p, kChunkBytes);
+      return nullptr;
+    }
+    meta_bytes_.fetch_add(sizeof(Chunk), std::memory_order_relaxed);
+  }
+  memset(static_cast<void*>(c), 0, sizeof(Chunk));
+  c->base = static_cast<char*>(p);
+  c->no_run_from = kChunkPages + 1;
+  c->prev = chunks_tail_;
+  if (chunks_tail_ != nullptr)
+    chunks_tail_->next = c;
+  else
+    chunks_ = c;
+  chunks_tail_ = c;
+  ++empty_chunks_;
+  return c;
+}
+
+bool Pool::alloc_pages_locked(uint32_t pages, Chunk** chunk, char** base) {
+  // First fit, oldest chunk first, so that spans gather in few chunks.
+  Chunk* c = chunks_;
+  uint32_t first = kChunkPages;
+  for (; c != nullptr; c = c->next) {
+    if (c->used_pages + pages > kChunkPages || pages >= c->no_run_from) continue;
+    first = c->find_run(pages);
+    if (first < kChunkPages) break;
+    c->no_run_from = pages;
+  }
+  if (c == nullptr) {
+    c = map_chunk_locked();
+    if (c == nullptr) return false;
+    first = 0;
+  }
+  if (c->used_pages == 0) --empty_chunks_;
+  c->set_pages(first, pages, true);
+  c->used_pages += pages;
+  *chunk = c;
+  *base = c->base + size_t{first} * kPageSize;
+  return true;
+}
+
+bool Pool::reserve_span_bytes(uint64_t bytes) {
+  uint64_t limit = limit_.load(std::memory_order_relaxed);
+  uint64_t spans = span_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  if (limit != 0 && spans + meta_bytes_.load(std::memory_order_relaxed) > limit) {
+    span_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+// ---- spans -----------------------------------------------------------------------------
+
+Pool::Span* Pool::new_span(uint32_t cls) {
+  const ClassInfo& ci = class_info(cls);
+  uint64_t bytes = uint64_t{ci.span_pages} * kPageSize;
+  if (!reserve_span_bytes(bytes)) return nullptr;
+  Span* s;
+  {
+    SpinLockGuard guard(chunk_lock_);
+    s = recycled_[cls];
+    if (s != nullptr) {
+      recycled_[cls] = s->next;
+    } else {
+      size_t dsize = Span::descriptor_size(cls);
+      s = static_cast<Span*>(base::meta_alloc(dsize));
+      if (s == nullptr) {
+        span_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+        return nullptr;
+      }
+      meta_bytes_.fetch_add((dsize + 63) & ~size_t{63}, std::memory_order_relaxed);
+    }
+    if (!alloc_pages_locked(ci.span_pages, &s->chunk, &s->base)) {
+      s->next = recycled_[cls];
+      recycled_[cls] = s;
+      span_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
+  s->prev = s->next = nullptr;
+  s->cls = static_cast<uint8_t>(cls);
+  s->list = kNoList;
+  s->inuse = 0;
+  s->free_head = 0;
+  uint32_t* slots = s->slots();
+  for (uint32_t i = 0; i + 1 < ci.slots; ++i) slots[i] = kFreeBit | (i + 1);
+  slots[ci.slots - 1] = kFreeBit | kNoSlot;
+  classes_[cls].spans++;
+  return s;
+}
+
+void Pool::free_span(Span* s) {
+  const ClassInfo& ci = s->info();
+  size_t bytes = size_t{ci.span_pages} * kPageSize;
+  // Drop the pages while they are still ours; only then may another span take them.
+  madvise(s->base, bytes, MADV_DONTNEED);
+  Chunk* c = s->chunk;
+  char* unmap = nullptr;
+  {
+    SpinLockGuard guard(chunk_lock_);
+    c->set_pages(static_cast<uint32_t>((s->base - c->base) / kPageSize), ci.span_pages, false);
+    c->used_pages -= ci.span_pages;
+    c->no_run_from = kChunkPages + 1;
+    s->next = recycled_[s->cls];
+    recycled_[s->cls] = s;
+    if (c->used_pages == 0) {
+      if (empty_chunks_ >= 1) {  // keep one empty chunk mapped (it holds no memory)
+        unmap = c->base;
+        (c->prev != nullptr ? c->prev->next : chunks_) = c->next;
+        (c->next != nullptr ? c->next->prev : chunks_tail_) = c->prev;
+        c->next = spare_chunks_;
+        spare_chunks_ = c;
+      } else {
+        ++empty_chunks_;
+      }
+    }
+  }
+  if (unmap != nullptr) munmap(unmap, kChunkBytes);
+  span_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+void Pool::unlink(ClassState& cs, Span* s) {
+  if (s->list == kNoList) return;
+  (s->prev != nullptr ? s->prev->next : cs.lists[s->list]) = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+  s->prev = s->next = nullptr;
+  s->list = kNoList;
+}
+
+// Puts a span with blobs on the list its fullness says.
+void Pool::relink(ClassState& cs, Span* s) {
+  uint32_t slots = s->info().slots;
+  uint8_t list = s->inuse == slots ? kFullList : static_cast<uint8_t>(s->inuse * kGroups / slots);
+  if (list == s->list) return;
+  unlink(cs, s);
+  s->list = list;
+  s->prev = nullptr;
+  s->next = cs.lists[list];
+  if (s->next != nullptr) s->next->prev = s;
+  cs.lists[list] = s;
+}
+
+Pool::Span* Pool::fullest_span(ClassState& cs) {
+  for (int l = kGroups - 1; l >= 0; --l)
+    if (cs.lists[l] != nullptr) return cs.lists[l];
+  return nullptr;
+}
+
+uint32_t Pool::pop_slot(Span* s, Handle h) {
+  uint32_t slot = s->free_head;
+  uint32_t* slots = s->slots();
+  s->free_head = static_cast<uint16_t>(slots[slot] & ~kFreeBit);
+  slots[slot] = h;
+  s->inuse++;
+  return slot;
+}
+
+void Pool::push_slot(Span* s, uint32_t slot) {
+  s->slots()[slot] = kFreeBit | s->free_head;
+  s->free_head = static_cast<uint16_t>(slot);
+  s->inuse--;
+}
+
+// ---- the interface ---------------------------------------------------------------------
+
+Handle Pool::store(const void* data, uint32_t size) {
+  if (TMC_UNLIKELY(data == nullptr || size < kMinBlob || size > kMaxBlob)) return kNoHandle;
+  Handle h = alloc_handle();
+  if (h == kNoHandle) return kNoHandle;
+  uint32_t cls = class_of(size);
+  ClassState& cs = classes_[cls];
+  {
+    SpinLockGuard guard(cs.lock);
+    Span* s = fullest_span(cs);
+    if (s == nullptr) s = new_span(cls);
+    if (s != nullptr) {
+      uint32_t slot = pop_slot(s, h);
+      // Copied under the lock: compact() may otherwise move the slot before it is filled.
+      memcpy(s->slot_ptr(slot), data, size);
+      Entry* e = entry(h);
+      e->span = s;
+      e->slot = static_cast<uint16_t>(slot);
+      e->size = static_cast<uint16_t>(size);
+      e->refs.store(1, std::memory_order_release);
+      relink(cs, s);
+      cs.objects++;
+      cs.blob_bytes += size;
+      compr_bytes_.fetch_add(size, std::memory_order_relaxed);
+      return h;
+    }
+  }
+  free_handle(h);
+  return kNoHandle;
+}
+
+const void* Pool::data(Handle h, uint32_t* size) const {
+  const Entry* e = entry(h);
+  if (TMC_UNLIKELY(e == nullptr || e->refs.load(std::memory_order_acquire) == 0)) return nullptr;
+  const Span* s = e->span;
+  if (size != nullptr) *size = e->size;
+  return s->slot_ptr(e->slot);
+}
+
+void Pool::retain(Handle h) {
+  Entry* e = entry(h);
+  if (e == nullptr) return;
+  uint32_t r = e->refs.load(std::memory_order_relaxed);
+  do {
+    if (r == 0) return;  // not live: never resurrect
+  } while (!e->refs.compare_exchange_weak(r, r + 1, std::memory_order_relaxed));
+}
+
+uint32_t Pool::ref_count(Handle h) const {
+  const Entry* e = entry(h);
+  return e == nullptr ? 0 : e->refs.load(std::memory_order_acquire);
+}
+
+bool Pool::release(Handle h) {
+  Entry* e = entry(h);
+  if (e == nullptr) return false;
+  uint32_t r = e->refs.load(std::memory_order_relaxed);
+  do {
+    if (r == 0) return false;
+  } while (!e->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel));
+  if (r > 1) return false;
+
+  uint32_t size = e->size;  // fixed while the handle was live
+  uint32_t cls = class_of(size);
+  ClassState& cs = classes_[cls];
+  Span* empty = nullptr;
+  {
+    SpinLockGuard guard(cs.lock);
+    Span* s = e->span;  // read under the lock: compact() may have moved the blob
+    push_slot(s, e->slot);
+    cs.objects--;
+    cs.blob_bytes -= size;
+    if (s->inuse == 0) {
+      unlink(cs, s);
+      cs.spans--;
+      empty = s;
+    } else {
+      relink(cs, s);
+    }
+  }
+  compr_bytes_.fetch_sub(size, std::memory_order_relaxed);
+  if (empty != nullptr) free_span(empty);
+  free_handle(h);
+  return true;
+}
+
+uint64_t Pool::pool_bytes() const {
+  return span_bytes_.load(std::memory_order_relaxed) + meta_bytes_.load(std::memory_order_relaxed);
+}
+
+// Empties one sparse span of the class into fuller ones, if the class has at least a
+// span's worth of free slots (then the others can take all of its blobs).
+bool Pool::compact_one(uint32_t cls, size_t* released) {
+  ClassState& cs = classes_[cls];
+  const ClassInfo& ci = class_info(cls);
+  Span* src = nullptr;
+  {
+    SpinLockGuard guard(cs.lock);
+    if (cs.spans * ci.slots - cs.objects < ci.slots) return false;
+    for (int l = 0; l < kGroups && src == nullptr; ++l) src = cs.lists[l];
+    if (src == nullptr) return false;
+    unlink(cs, src);
+    uint32_t* slots = src->slots();
+    for (uint32_t i = 0; i < ci.slots; ++i) {
+      if (slots[i] & kFreeBit) continue;
+      Span* dst = fullest_span(cs);
+      if (TMC_UNLIKELY(dst == nullptr)) {  // cannot happen: the count above guarantees room
+        relink(cs, src);
+        return false;
+      }
+      Handle h = slots[i];
+      Entry* e = entry(h);
+      uint32_t slot = pop_slot(dst, h);
+      memcpy(dst->slot_ptr(slot), src->slot_ptr(i), e->size);
+      e->span = dst;
+      e->slot = static_cast<uint16_t>(slot);
+      relink(cs, dst);
+      push_slot(src, i);
+    }
+    cs.spans--;
+  }
+  free_span(src);
+  *released += size_t{ci.span_pages} * kPageSize;
+  return true;
+}
+
+size_t Pool::compact() {
+  size_t released = 0;
+  // One span per lock hold, so that releases on other threads wait little.
+  for (uint32_t cls = 0; cls < kClassCount; ++cls)
+    while (compact_one(cls, &released)) {
+    }
+  return released;
+}
+
+ClassStats Pool::class_stats(size_t i) const {
+  ClassStats st{};
+  if (i >= kClassCount) return st;
+  const ClassInfo& ci = class_info(static_cast<uint32_t>(i));
+  const ClassState& cs = classes_[i];
+  st.slot_size = ci.slot_size;
+  st.span_pages = ci.span_pages;
+  st.slots_per_span = ci.slots;
+  SpinLockGuard guard(cs.lock);
+  st.spans = cs.spans;
+  st.objects = cs.objects;
+  st.blob_bytes = cs.blob_bytes;
+  st.span_bytes = cs.spans * ci.span_pages * kPageSize;
+  return st;
+}
+
+void Pool::reset_after_fork() {
+  for (ClassState& cs : classes_) cs.lock.reset_after_fork();
+  chunk_lock_.reset_after_fork();
+  handle_lock_.reset_after_fork();
+}
+
+// ---- validation ------------------------------------------------------------------------
+
+namespace {
+bool fail(const char* what, uint64_t a = 0, uint64_t b = 0) {
+  log::warn().str("pool: invalid: ").str(what).str(" (").u64(a).str(", ").u64(b).str(")").flush();
+  return false;
+}
+}  // namespace
+
+bool Pool::is_valid() const {
+  uint64_t objects = 0, blob_bytes = 0, span_pages = 0;
+  for (uint32_t cls = 0; cls < kClassCount; ++cls) {
+    const ClassState& cs = classes_[cls];
+    const ClassInfo& ci = class_info(cls);
+    SpinLockGuard guard(cs.lock);
+    uint64_t spans = 0, objs = 0, bytes = 0;
+    for (int l = 0; l <= kGroups; ++l) {
+      const Span* prev = nullptr;
+      for (const Span* s = cs.lists[l]; s != nullptr; prev = s, s = s->next) {
+        if (s->prev != prev) return fail("span list links", cls, l);
+        if (s->cls != cls || s->list != l) return fail("span on the wrong list", cls, l);
+        if (s->inuse == 0 || s->inuse > ci.slots) return fail("span in use count", cls, s->inuse);
+        int want = s->inuse == ci.slots ? kFullList : s->inuse * kGroups / ci.slots;
+        if (want != l) return fail("span fullness list", cls, l);
+        if (++spans > cs.spans) return fail("more spans listed than counted", cls, cs.spans);
+        // Free list: exactly the free slots, no cycle.
+        uint32_t free_count = 0;
+        for (uint32_t f = s->free_head; f != kNoSlot; f = s->slots()[f] & ~kFreeBit) {
+          if (f >= ci.slots || !(s->slots()[f] & kFreeBit)) return fail("free slot link", cls, f);
+          if (++free_count > ci.slots) return fail("free slot cycle", cls, f);
+        }
+        if (free_count + s->inuse != ci.slots) return fail("free slot count", cls, free_count);
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < ci.slots; ++i) {
+          uint32_t w = s->slots()[i];
+          if (w & kFreeBit) continue;
+          ++used;
+          const Entry* e = entry(w);
+          if (e == nullptr || e->refs.load(std::memory_order_relaxed) == 0)
+            return fail("slot names a dead handle", cls, w);
+          if (e->span != s || e->slot != i) return fail("handle does not point back", w, i);
+          if (e->size < kMinBlob || class_of(e->size) != cls) return fail("blob size", w, e->size);
+          bytes += e->size;
+        }
+        if (used != s->inuse) return fail("used slots", cls, used);
+        objs += used;
+        // The span's pages are marked in its chunk.
+        SpinLockGuard chunk_guard(chunk_lock_);
+        const Chunk* c = s->chunk;
+        if (s->base < c->base ||
+            s->base + size_t{ci.span_pages} * kPageSize > c->base + kChunkBytes)
+          return fail("span outside its chunk", cls, 0);
+        auto first = static_cast<uint32_t>((s->base - c->base) / kPageSize);
+        for (uint32_t p = first; p < first + ci.span_pages; ++p)
+          if (!c->page_used(p)) return fail("span page not marked", cls, p);
+      }
+    }
+    if (spans != cs.spans || objs != cs.objects || bytes != cs.blob_bytes)
+      return fail("class counters", cls, spans);
+    objects += objs;
+    blob_bytes += bytes;
+    span_pages += spans * ci.span_pages;
+  }
+  if (blob_bytes != compr_bytes()) return fail("compr_bytes", blob_bytes, compr_bytes());
+  if (span_pages * kPageSize != span_bytes_.load(std::memory_order_relaxed))
+    return fail("span bytes", span_pages * kPageSize, span_bytes_.load());
+  {
+    SpinLockGuard guard(chunk_lock_);
+    uint64_t used = 0;
+    uint32_t empty = 0;
+    const Chunk* prev = nullptr;
+    for (const Chunk* c = chunks_; c != nullptr; prev = c, c = c->next) {
+      if (c->prev != prev) return fail("chunk list links", 0, 0);
+      uint32_t n = 0;
+      for (uint32_t p = 0; p < kChunkPages; ++p) n += c->page_used(p);
+      if (n != c->used_pages) return fail("chunk page count", n, c->used_pages);
+      used += n;
+      empty += n == 0;
+    }
+    if (prev != chunks_tail_) return fail("chunk list tail", 0, 0);
+    if (used != span_pages) return fail("chunk pages", used, span_pages);
+    if (empty != empty_chunks_ || empty > 1) return fail("empty chunks", empty, empty_chunks_);
+  }
+  {
+    SpinLockGuard guard(handle_lock_);
+    uint64_t live = 0;
+    for (Handle h = 1; h < next_handle_; ++h)
+      live += entry(h)->refs.load(std::memory_order_relaxed) != 0;
+    if (live != objects || live != live_handles_) return fail("live handles", live, objects);
+    uint64_t free_count = 0;
+    for (Handle h = free_handles_; h != kNoHandle; h = entry(h)->next_free()) {
+      if (h >= next_handle_ || entry(h)->refs.load(std::memory_order_relaxed) != 0)
+        return fail("free handle", h, 0);
+      if (++free_count > next_handle_) return fail("free handle cycle", h, 0);
+    }
+    if (free_count + live + 1 != next_handle_) return fail("handle count", free_count, live);
+  }
+  return true;
+}
+
+}  // namespace tmc::pool

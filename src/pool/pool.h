@@ -1,0 +1,171 @@
+// The compressed pool: where the blobs of evicted pages live, in as little memory as the
+// blobs themselves plus a few percent (zsmalloc is the model).
+//
+// Layout:
+//  - size classes (size_classes.h): a blob goes in a slot of the smallest class that fits;
+//    each class carves spans of 1..16 contiguous pages into equal slots;
+//  - spans are cut from 2 MiB chunks mapped from the kernel; a span that empties is given
+//    back at once (MADV_DONTNEED) and a chunk with no span left is unmapped (one spare is
+//    kept mapped, holding no memory), so the pool's address space stays a few large VMAs;
+//  - a handle (uint32_t, 0 = none) indexes a table of 16-byte entries: span, slot, size and
+//    a reference count. The table is reserved once (PROT_NONE) and committed as it grows,
+//    so entries never move and data() reads them without a lock;
+//  - every span's descriptor (base::meta_alloc memory) maps each slot back to its handle,
+//    so compact() can move blobs and fix their handles.
+//
+// Spans of a class are kept on lists by fullness; store() fills the fullest span first and
+// compact() empties the sparsest spans into the fullest, so memory is returned where blobs
+// were released at random.
+//
+// Threads: each class has its own spin lock; a shared lock guards the chunks and one
+// guards the handle table's free list. Locks nest class -> chunks -> meta_alloc; the
+// handle lock is never held with another. No operation calls malloc, faults on managed
+// memory or waits for anything but these locks, so release() may run on an application
+// thread inside jemalloc's purge hook. store() and compact() make system calls (mmap,
+// madvise) when a span is created or given back.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "base/spin_lock.h"
+#include "pool/size_classes.h"
+
+namespace tmc::pool {
+
+using Handle = uint32_t;
+inline constexpr Handle kNoHandle = 0;
+
+// One size class, for tmcctl's table and for tests.
+struct ClassStats {
+  uint32_t slot_size;   // largest blob the class holds
+  uint32_t span_pages;  // pages per span
+  uint32_t slots_per_span;
+  uint64_t spans;       // spans held
+  uint64_t objects;     // blobs stored (slots in use)
+  uint64_t blob_bytes;  // sum of their sizes
+  uint64_t span_bytes;  // spans * span_pages * 4096
+};
+
+class Pool {
+ public:
+  // The largest number of handles alive at once (2^27: 512 GiB of evicted pages). The
+  // handle table reserves address space for all of them up front (2 GiB, PROT_NONE) and
+  // commits it 64 KiB at a time.
+  static constexpr uint32_t kMaxHandles = uint32_t{1} << 27;
+
+  Pool() = default;
+  // Unmaps the spans and the handle table. (Descriptors stay with base::meta_alloc.)
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Copies size bytes (1..kMaxBlob) into the pool and returns a handle whose reference
+  // count is 1, or kNoHandle if memory runs out, the limit would be exceeded or the
+  // arguments are invalid.
+  Handle store(const void* data, uint32_t size);
+
+  // The blob's bytes and size, or nullptr for a handle that is not live. The pointer is
+  // valid until the handle is released for the last time or compact() runs.
+  const void* data(Handle h, uint32_t* size) const;
+
+  // Reference counting, for pages that share one blob. retain() on a handle that is not
+  // live does nothing. release() returns true when it freed the blob (the count reached
+  // 0); releasing a handle that is not live returns false and changes nothing.
+  void retain(Handle h);
+  bool release(Handle h);
+  // The current count (0 if the handle is not live). For tests and the dedup module.
+  uint32_t ref_count(Handle h) const;
+
+  // Sum of the sizes of live blobs (a blob shared by several pages counts once).
+  uint64_t compr_bytes() const { return compr_bytes_.load(std::memory_order_relaxed); }
+  // Memory the pool occupies: its spans (slots, slack and tails), span and chunk
+  // descriptors and the committed part of the handle table. Not the Pool object itself.
+  uint64_t pool_bytes() const;
+
+  // Moves blobs out of sparsely used spans into fuller ones of the same class until no
+  // class could free another span, giving each emptied span back to the kernel. Handles
+  // stay valid; pointers from data() do not. Returns the bytes given back.
+  size_t compact();
+
+  // 0 = no limit. store() fails rather than let pool_bytes() exceed the limit. Lowering
+  // the limit frees nothing; compact() and releases do.
+  void set_limit(uint64_t bytes) { limit_.store(bytes, std::memory_order_relaxed); }
+  uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+
+  static constexpr size_t class_count() { return kClassCount; }
+  ClassStats class_stats(size_t i) const;
+
+  // Checks every span, slot, handle and counter against each other; logs the first
+  // inconsistency (log::warn) and returns false. For tests: call it when no other thread
+  // uses the pool.
+  bool is_valid() const;
+
+  // In a forked child (single-threaded): frees locks held by threads that did not survive.
+  void reset_after_fork();
+
+ private:
+  struct Span;
+  struct Chunk;
+  struct Entry;
+
+  // kGroups lists of spans that have free slots (by fullness), then one of full spans.
+  static constexpr int kGroups = 8;
+  static constexpr int kFullList = kGroups;
+
+  struct alignas(64) ClassState {
+    mutable SpinLock lock;
+    Span* lists[kGroups + 1] = {};
+    uint64_t spans = 0;
+    uint64_t objects = 0;
+    uint64_t blob_bytes = 0;
+  };
+
+  // Handles.
+  Handle alloc_handle();
+  void free_handle(Handle h);
+  Entry* entry(Handle h) const;
+  bool grow_table_locked();
+
+  // Spans and slots (with the class lock held, except free_span).
+  static Span* fullest_span(ClassState& cs);  // one with a free slot, or nullptr
+  Span* new_span(uint32_t cls);
+  void free_span(Span* s);  // without the class lock: gives the pages back
+  static void relink(ClassState& cs, Span* s);
+  static void unlink(ClassState& cs, Span* s);
+  static uint32_t pop_slot(Span* s, Handle h);
+  static void push_slot(Span* s, uint32_t slot);
+  bool compact_one(uint32_t cls, size_t* released);
+
+  // Chunks of span memory (with chunk_lock_ held).
+  bool alloc_pages_locked(uint32_t pages, Chunk** chunk, char** base);
+  Chunk* map_chunk_locked();
+
+  bool reserve_span_bytes(uint64_t bytes);  // against the limit
+
+  ClassState classes_[kClassCount];
+
+  mutable SpinLock chunk_lock_;
+  Chunk* chunks_ = nullptr;           // chunks holding spans or the spare
+  Chunk* spare_chunks_ = nullptr;     // descriptors of unmapped chunks, for reuse
+  Span* recycled_[kClassCount] = {};  // span descriptors without a span, per class
+  Chunk* chunks_tail_ = nullptr;
+  uint32_t empty_chunks_ = 0;  // mapped chunks holding no span (at most one is kept)
+
+  mutable SpinLock handle_lock_;
+  // kMaxHandles entries reserved, table_size_ committed; both only grow (data() reads
+  // them without the lock). Handle 0 is never used.
+  std::atomic<Entry*> table_{nullptr};
+  std::atomic<uint32_t> table_size_{0};
+  uint32_t next_handle_ = 1;   // handles below this have been handed out once
+  uint32_t free_handles_ = 0;  // head of the free list (0: empty)
+  uint32_t live_handles_ = 0;
+
+  std::atomic<uint64_t> compr_bytes_{0};
+  std::atomic<uint64_t> span_bytes_{0};
+  std::atomic<uint64_t> meta_bytes_{0};  // descriptors and handle table
+  std::atomic<uint64_t> limit_{0};
+};
+
+}  // namespace tmc::pool
