@@ -150,7 +150,11 @@ workload_args() {
 csv="$out/overhead.csv"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/tmc-bench-run.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-echo "workload,mode,rep,position,elapsed_s,user_s,sys_s,maxrss_kb,minor_faults,exit_code,workload_s,ops_per_s,malloc_from,args" >"$csv"
+echo "workload,mode,rep,position,elapsed_s,user_s,sys_s,maxrss_kb,minor_faults,exit_code,workload_s,ops_per_s,other_cpu_s,malloc_from,args" >"$csv"
+
+# Busy CPU time of the whole machine so far, in clock ticks (user nice system irq softirq steal).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+HZ="$(getconf CLK_TCK)"
 
 # run_one WORKLOAD MODE REP POSITION [record=1]
 run_one() {
@@ -158,9 +162,11 @@ run_one() {
   local -a args
   read -r -a args <<<"$(workload_args "$w")"
   mode_env "$mode"
-  local rc=0
+  local rc=0 busy0 busy1
+  busy0="$(busy_ticks)"
   /usr/bin/time -o "$tmp/time" -f 'TIME %e %U %S %M %R %x' \
     env "${clean_env[@]}" "${menv[@]}" "$bindir/bench_$w" "${args[@]}" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+  busy1="$(busy_ticks)"
   local line
   line="$(grep -m1 "^$w " "$tmp/stdout" || true)"
   if [ "$rc" != 0 ] || [ -z "$line" ]; then
@@ -183,8 +189,12 @@ run_one() {
   local secs ops
   secs="$(sed -n 's/.* seconds=\([^ ]*\).*/\1/p' <<<"$line")"
   ops="$(sed -n 's/.* ops_per_s=\([^ ]*\).*/\1/p' <<<"$line")"
-  echo "$w,$mode,$rep,$pos,$e,$u,$s,$m,$r,$x,$secs,$ops,$from,${args[*]}" >>"$csv"
-  printf '  %-14s %-9s rep %d  %6.2f s  %7d KB\n' "$w" "$mode" "$rep" "$e" "$m" >&2
+  # CPU time the rest of the machine used during the run: other work skews the numbers.
+  local other
+  other="$(awk -v b="$((busy1 - busy0))" -v hz="$HZ" -v u="$u" -v s="$s" \
+    'BEGIN { o = b / hz - u - s; if (o < 0) o = 0; printf "%.2f", o }')"
+  echo "$w,$mode,$rep,$pos,$e,$u,$s,$m,$r,$x,$secs,$ops,$other,$from,${args[*]}" >>"$csv"
+  printf '  %-14s %-9s rep %d  %6.2f s  %7d KB  other CPU %5.2f s\n' "$w" "$mode" "$rep" "$e" "$m" "$other" >&2
 }
 
 echo "== results to $out (reps=$reps quick=$quick modes=${modes[*]})" >&2

@@ -118,6 +118,7 @@ def load_runs(path):
                 continue
             for k in ("elapsed_s", "user_s", "sys_s", "workload_s", "ops_per_s"):
                 row[k] = float(row[k])
+            row["other_cpu_s"] = float(row.get("other_cpu_s") or 0.0)
             for k in ("maxrss_kb", "minor_faults", "rep"):
                 row[k] = int(row[k])
             runs.append(row)
@@ -146,6 +147,7 @@ def workload_sections(runs):
                 "rss": statistics.median(r["maxrss_kb"] for r in rr) / 1024.0,
                 "faults": statistics.median(r["minor_faults"] for r in rr),
                 "ops": statistics.median(r["ops_per_s"] for r in rr),
+                "other": max(r["other_cpu_s"] for r in rr),
             }
         get = lambda m, k: med[m][k] if m in med else None  # noqa: E731
         t_tj = ratio(get("libtmc", "elapsed"), get("jemalloc", "elapsed"))
@@ -169,15 +171,16 @@ def workload_sections(runs):
             f"{fmt_ratio(t_jp)} | {verdict} |"
         )
         s = [f"### {w}", "", f"Arguments: `{rows[0]['args']}`", ""]
-        s.append("| mode | runs | elapsed s (median) | min–max s | user s | sys s | max RSS MiB | minor faults | ops/s |")
-        s.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        s.append("| mode | runs | elapsed s (median) | min–max s | user s | sys s | max RSS MiB | minor faults | ops/s "
+                 "| other CPU s (max) |")
+        s.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for m in present:
             if m not in med:
                 continue
             x = med[m]
             s.append(
                 f"| {m} | {x['n']} | {x['elapsed']:.3f} | {x['min']:.2f}–{x['max']:.2f} | {x['user']:.2f} | "
-                f"{x['sys']:.2f} | {x['rss']:.1f} | {x['faults']:.0f} | {x['ops']:.4g} |"
+                f"{x['sys']:.2f} | {x['rss']:.1f} | {x['faults']:.0f} | {x['ops']:.4g} | {x['other']:.2f} |"
             )
         s.append("")
         s.append(
@@ -291,7 +294,9 @@ def main():
         "every TMC_* variable removed from the environment. Runs are interleaved: every repetition runs each "
         "workload in all modes back to back, the mode order rotated from one repetition to the next; one "
         "unrecorded small warm-up run per workload and mode comes first. Times and RSS come from GNU time "
-        "(`/usr/bin/time`); raw rows are in `overhead.csv`.",
+        "(`/usr/bin/time`); raw rows are in `overhead.csv`. \"Other CPU\" is the CPU time the rest of the "
+        "machine used while a run was going (from /proc/stat): anything well above 0 means the run competed "
+        "with other work.",
         "",
         f"Goal: libtmc within {int(round((GOAL - 1) * 100))}% of plain jemalloc (ratio ≤ {GOAL:.2f}); ratios over it are "
         "marked ✗.",
