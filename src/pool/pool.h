@@ -4,9 +4,13 @@
 // Layout:
 //  - size classes (size_classes.h): a blob goes in a slot of the smallest class that fits;
 //    each class carves spans of 1..16 contiguous pages into equal slots;
-//  - spans are cut from 2 MiB chunks mapped from the kernel; a span that empties is given
-//    back at once (MADV_DONTNEED) and a chunk with no span left is unmapped (one spare is
-//    kept mapped, holding no memory), so the pool's address space stays a few large VMAs;
+//  - spans are cut from 2 MiB chunks mapped from the kernel, so the pool's address space
+//    stays a few large VMAs. A new span's pages are faulted in with one system call
+//    (MADV_POPULATE_WRITE). A span that empties leaves dirty pages (free, still resident)
+//    that the next span of any class reuses without faults; purging drops them in batches
+//    with MADV_DONTNEED, and unmaps chunks left with nothing (one is kept, holding no
+//    memory). Purging happens in store() once dirty pages exceed max(1 MiB, 1/64 of the
+//    spans), and in compact() and trim(), so store/release churn costs no system calls;
 //  - a handle (uint32_t, 0 = none) indexes a table of 16-byte entries: span, slot, size and
 //    a reference count. The table is reserved once (PROT_NONE) and committed as it grows,
 //    so entries never move and data() reads them without a lock;
@@ -19,10 +23,11 @@
 //
 // Threads: each class has its own spin lock; a shared lock guards the chunks and one
 // guards the handle table's free list. Locks nest class -> chunks -> meta_alloc; the
-// handle lock is never held with another. No operation calls malloc, faults on managed
-// memory or waits for anything but these locks, so release() may run on an application
-// thread inside jemalloc's purge hook. store() and compact() make system calls (mmap,
-// madvise) when a span is created or given back.
+// handle lock is never held with another, and no lock is held across a system call but a
+// class lock while its new span is mapped or populated. No operation calls malloc, faults
+// on managed memory or waits for anything but these locks. release() makes no system call
+// at all, so it may run on an application thread inside jemalloc's purge hook; store(),
+// compact() and trim() belong on libtmc's threads.
 #pragma once
 
 #include <atomic>
@@ -80,17 +85,23 @@ class Pool {
 
   // Sum of the sizes of live blobs (a blob shared by several pages counts once).
   uint64_t compr_bytes() const { return compr_bytes_.load(std::memory_order_relaxed); }
-  // Memory the pool occupies: its spans (slots, slack and tails), span and chunk
-  // descriptors and the committed part of the handle table. Not the Pool object itself.
+  // Memory the pool occupies: its spans (slots, slack and tails), dirty pages not purged
+  // yet, span and chunk descriptors and the committed part of the handle table. Not the
+  // Pool object itself.
   uint64_t pool_bytes() const;
+  // The dirty part of pool_bytes(): pages of emptied spans, still resident.
+  uint64_t dirty_bytes() const { return dirty_bytes_.load(std::memory_order_relaxed); }
 
   // Moves blobs out of sparsely used spans into fuller ones of the same class until no
-  // class could free another span, giving each emptied span back to the kernel. Handles
-  // stay valid; pointers from data() do not. Returns the bytes given back.
+  // class could free another span, then purges (trim()). Handles stay valid; pointers
+  // from data() do not. Returns the bytes given back to the kernel.
   size_t compact();
+  // Gives dirty pages back to the kernel (MADV_DONTNEED) and unmaps empty chunks; returns
+  // the bytes given back. Cheap when there is nothing to do.
+  size_t trim();
 
-  // 0 = no limit. store() fails rather than let pool_bytes() exceed the limit. Lowering
-  // the limit frees nothing; compact() and releases do.
+  // 0 = no limit. store() fails rather than let pool_bytes() exceed the limit (it purges
+  // dirty pages first). Lowering the limit frees nothing; compact() and releases do.
   void set_limit(uint64_t bytes) { limit_.store(bytes, std::memory_order_relaxed); }
   uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
 
@@ -109,6 +120,10 @@ class Pool {
   struct Span;
   struct Chunk;
   struct Entry;
+
+  // Dirty pages allowed before store() purges: max(kMinDirtyBytes, span bytes / kDirtyShare).
+  static constexpr uint64_t kMinDirtyBytes = uint64_t{1} << 20;
+  static constexpr uint64_t kDirtyShare = 64;
 
   // kGroups lists of spans that have free slots (by fullness), then one of full spans.
   static constexpr int kGroups = 8;
@@ -139,10 +154,12 @@ class Pool {
   bool compact_one(uint32_t cls, size_t* released);
 
   // Chunks of span memory (with chunk_lock_ held).
-  bool alloc_pages_locked(uint32_t pages, Chunk** chunk, char** base);
+  bool alloc_pages_locked(uint32_t pages, Chunk** chunk, char** base, bool* populate);
   Chunk* map_chunk_locked();
 
   bool reserve_span_bytes(uint64_t bytes);  // against the limit
+  size_t purge();                           // drops dirty pages, unmaps empty chunks
+  uint64_t dirty_allowance() const;
 
   ClassState classes_[kClassCount];
 
@@ -151,7 +168,6 @@ class Pool {
   Chunk* spare_chunks_ = nullptr;     // descriptors of unmapped chunks, for reuse
   Span* recycled_[kClassCount] = {};  // span descriptors without a span, per class
   Chunk* chunks_tail_ = nullptr;
-  uint32_t empty_chunks_ = 0;  // mapped chunks holding no span (at most one is kept)
 
   mutable SpinLock handle_lock_;
   // kMaxHandles entries reserved, table_size_ committed; both only grow (data() reads
@@ -164,7 +180,8 @@ class Pool {
 
   std::atomic<uint64_t> compr_bytes_{0};
   std::atomic<uint64_t> span_bytes_{0};
-  std::atomic<uint64_t> meta_bytes_{0};  // descriptors and handle table
+  std::atomic<uint64_t> dirty_bytes_{0};  // free span pages not dropped yet
+  std::atomic<uint64_t> meta_bytes_{0};   // descriptors and handle table
   std::atomic<uint64_t> limit_{0};
 };
 

@@ -100,9 +100,16 @@ TEST(PoolTest, EveryBlobSizeRoundTrips) {
   std::sort(hs.begin(), hs.end());
   EXPECT_EQ(std::adjacent_find(hs.begin(), hs.end()), hs.end());
 
+  const uint64_t spans = span_bytes(*pool);
   for (const Stored& s : all) ASSERT_TRUE(pool->release(s.h));
   EXPECT_EQ(pool->compr_bytes(), 0u);
-  EXPECT_EQ(span_bytes(*pool), 0u);  // every span went back as it emptied
+  EXPECT_EQ(span_bytes(*pool), 0u);  // every span was freed as it emptied...
+  EXPECT_TRUE(pool->is_valid());
+  // ...and its pages stay dirty (no system call in release()) until trim() drops them.
+  EXPECT_EQ(pool->dirty_bytes(), spans);
+  EXPECT_EQ(pool->trim(), spans);
+  EXPECT_EQ(pool->dirty_bytes(), 0u);
+  EXPECT_EQ(pool->trim(), 0u);
   EXPECT_TRUE(pool->is_valid());
   for (const Stored& s : all) EXPECT_EQ(pool->data(s.h, nullptr), nullptr);
 }
@@ -253,6 +260,7 @@ TEST(PoolTest, CompactionAfterFreeingThreeQuartersAtRandom) {
 
   const uint64_t before = pool.pool_bytes();
   const uint64_t spans_before = span_bytes(pool);
+  const uint64_t dirty_before = pool.dirty_bytes();           // spans emptied by the releases
   const std::vector<uintptr_t> pages = pages_of(pool, live);  // live blobs, before compaction
   const size_t resident_before = resident(pages);
   const size_t released = pool.compact();
@@ -264,7 +272,8 @@ TEST(PoolTest, CompactionAfterFreeingThreeQuartersAtRandom) {
       resident_before / 256.0, resident(pages) / 256.0);
   EXPECT_GT(released, 0u);
   EXPECT_EQ(before - after, released);
-  EXPECT_EQ(spans_before - span_bytes(pool), released);
+  EXPECT_EQ(spans_before - span_bytes(pool) + dirty_before, released);
+  EXPECT_EQ(pool.dirty_bytes(), 0u);
   // Each class now holds no more spans than its blobs need.
   for (size_t i = 0; i < Pool::class_count(); ++i) {
     ClassStats st = pool.class_stats(i);
@@ -294,9 +303,45 @@ TEST(PoolTest, MemoryGoesBackToTheKernel) {
   const std::vector<uintptr_t> pages = pages_of(pool, live);  // about 60 MiB
   EXPECT_EQ(resident(pages), pages.size());
   for (const Stored& s : live) ASSERT_TRUE(pool.release(s.h));
-  // Emptied spans are dropped at once (MADV_DONTNEED) and empty chunks unmapped.
-  EXPECT_EQ(resident(pages), 0u);
   EXPECT_EQ(span_bytes(pool), 0u);
+  // Emptied spans stay resident as dirty pages until trim() drops them (MADV_DONTNEED)
+  // and unmaps the empty chunks.
+  EXPECT_EQ(resident(pages), pages.size());
+  EXPECT_GT(pool.trim(), 0u);
+  EXPECT_EQ(resident(pages), 0u);
+  EXPECT_TRUE(pool.is_valid());
+}
+
+// Store/release churn reuses the pages of emptied spans; dirty pages stay bounded.
+TEST(PoolTest, ChurnReusesDirtyPages) {
+  Pool pool;
+  std::mt19937_64 rng(17);
+  std::vector<Stored> live;
+  for (uint64_t i = 0; i < 30000; ++i) {
+    uint32_t size = 64 + rng() % 4000;
+    live.push_back({store_blob(pool, i, size), size, i});
+  }
+  const uint64_t full = pool.pool_bytes();
+  for (uint64_t round = 0; round < 200000; ++round) {
+    size_t k = rng() % live.size();
+    ASSERT_TRUE(pool.release(live[k].h));
+    uint64_t seed = 1000000 + round;
+    uint32_t size = 64 + rng() % 4000;
+    live[k] = {store_blob(pool, seed, size), size, seed};
+    ASSERT_NE(live[k].h, kNoHandle);
+    if (round % 1000 == 0) {
+      ASSERT_LE(pool.dirty_bytes(), std::max<uint64_t>(1 << 20, span_bytes(pool) / 64) + 65536);
+    }
+  }
+  for (const Stored& s : live) ASSERT_TRUE(blob_ok(pool, s));
+  EXPECT_TRUE(pool.is_valid());
+  EXPECT_LT(pool.pool_bytes(), full * 13 / 10);
+  // Release the whole pool, then refill it: the dirty pages are reused first.
+  for (const Stored& s : live) ASSERT_TRUE(pool.release(s.h));
+  EXPECT_EQ(span_bytes(pool), 0u);
+  for (Stored& s : live) s.h = store_blob(pool, s.seed, s.size);
+  for (const Stored& s : live) ASSERT_TRUE(blob_ok(pool, s));
+  EXPECT_TRUE(pool.is_valid());
 }
 
 TEST(PoolTest, ClassStatsAddUp) {
