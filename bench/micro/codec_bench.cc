@@ -138,14 +138,16 @@ void BM_Decompress(benchmark::State& state, Backend backend, int kinds) {
   set_codec_counters(state, blob_bytes, fit);
 }
 
-// The check that runs on every page first. Realistic pages differ at once; a zero page
-// or one that differs only in its last byte costs a full pass.
+// The check that runs on every page first. Realistic pages differ at once, and so does a
+// page whose last word differs (the last word is looked at early); a zero page costs a
+// full pass, one that differs in its middle half a pass.
 void BM_SameFilled(benchmark::State& state, int which) {
   std::vector<Page> pages = which == 0 ? make_pages(kMixed) : std::vector<Page>(kPages);
   if (which != 0) {
     for (Page& p : pages) {
       memset(p.b, 0, kPageSize);
       if (which == 2) p.b[kPageSize - 1] = 1;
+      if (which == 3) p.b[kPageSize / 2] = 1;
     }
   }
   size_t i = 0;
@@ -181,6 +183,7 @@ void register_all() {
   benchmark::RegisterBenchmark("same_filled/realistic", BM_SameFilled, 0);
   benchmark::RegisterBenchmark("same_filled/zero_page", BM_SameFilled, 1);
   benchmark::RegisterBenchmark("same_filled/last_byte_differs", BM_SameFilled, 2);
+  benchmark::RegisterBenchmark("same_filled/middle_byte_differs", BM_SameFilled, 3);
   benchmark::RegisterBenchmark("encode/zero_page", BM_EncodeZeroPage);
 }
 
