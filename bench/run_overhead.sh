@@ -24,6 +24,10 @@
 #   --libtmc     the preload to test (default <build-dir>/libtmc.so)
 #   --modes      a subset of the modes, e.g. plain,jemalloc while libtmc.so doesn't build
 #   --no-build   don't call cmake --build
+#   --max-retries N  how often a repetition of a workload (all modes) or a mode's micro run is
+#                redone because other work used more than 5% of a CPU during it (default 10;
+#                0 in --quick); before each, the script waits up to 10 minutes for the machine
+#                to be idle
 #
 # Every run must print malloc_from=<the library that was supposed to be preloaded>, and every
 # workload checks its own data; any failure stops the script with a non-zero status.
@@ -43,6 +47,7 @@ modes_arg=""
 workloads_arg=""
 micro=1
 do_build=1
+max_retries=10
 orig_args=("$@")
 
 die() { echo "run_overhead: $*" >&2; exit 1; }
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
     --workloads) workloads_arg="${2:?}"; shift 2 ;;
     --no-micro) micro=0; shift ;;
     --no-build) do_build=0; shift ;;
+    --max-retries) max_retries="${2:?}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -75,6 +81,7 @@ has_mode() { [[ " ${modes[*]} " == *" $1 "* ]]; }
 results_dir="$REPO/bench/results"
 if [ "$quick" = 1 ]; then
   reps=1
+  max_retries=0
   if [ -z "$out" ]; then
     out="$(mktemp -d "${TMPDIR:-/tmp}/tmc-bench-quick.XXXXXX")"
   fi
@@ -150,15 +157,36 @@ workload_args() {
 csv="$out/overhead.csv"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/tmc-bench-run.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-echo "workload,mode,rep,position,elapsed_s,user_s,sys_s,maxrss_kb,minor_faults,exit_code,workload_s,ops_per_s,other_cpu_s,malloc_from,args" >"$csv"
+echo "workload,mode,rep,position,elapsed_s,user_s,sys_s,maxrss_kb,minor_faults,exit_code,workload_s,ops_per_s,other_cpu_s,attempt,malloc_from,args" >"$csv"
 
 # Busy CPU time of the whole machine so far, in clock ticks (user nice system irq softirq steal).
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 HZ="$(getconf CLK_TCK)"
+# A run is "disturbed" when the rest of the machine used more than 5% of a CPU during it
+# (plus 0.05 s for this script's own env/time/awk processes).
+disturbed() {  # disturbed OTHER_CPU_S ELAPSED_S
+  awk -v o="$1" -v e="$2" 'BEGIN { exit !(o > 0.05 * e + 0.05) }'
+}
+# Waits (at most 10 minutes) until the rest of the machine has used under 5% of a CPU for 2 s.
+wait_quiet() {
+  [ "$max_retries" -gt 0 ] || return 0
+  local waited=0 b0 b1
+  while :; do
+    b0="$(busy_ticks)"; sleep 2; b1="$(busy_ticks)"
+    awk -v b="$((b1 - b0))" -v hz="$HZ" 'BEGIN { exit !(b / hz < 0.1) }' && return 0
+    if [ "$waited" -ge 600 ]; then
+      echo "run_overhead: machine still busy after ${waited}s; going on" >&2
+      return 0
+    fi
+    [ "$waited" -gt 0 ] || echo "run_overhead: machine busy; waiting for it to calm down" >&2
+    sleep 8; waited=$((waited + 10))
+  done
+}
 
-# run_one WORKLOAD MODE REP POSITION [record=1]
+# run_one WORKLOAD MODE REP POSITION RECORD ATTEMPT: RECORD=1 appends a CSV row to
+# $tmp/group and sets run_disturbed=1 when other work disturbed the run.
 run_one() {
-  local w="$1" mode="$2" rep="$3" pos="$4" record="${5:-1}"
+  local w="$1" mode="$2" rep="$3" pos="$4" record="${5:-1}" attempt="${6:-0}"
   local -a args
   read -r -a args <<<"$(workload_args "$w")"
   mode_env "$mode"
@@ -193,8 +221,10 @@ run_one() {
   local other
   other="$(awk -v b="$((busy1 - busy0))" -v hz="$HZ" -v u="$u" -v s="$s" \
     'BEGIN { o = b / hz - u - s; if (o < 0) o = 0; printf "%.2f", o }')"
-  echo "$w,$mode,$rep,$pos,$e,$u,$s,$m,$r,$x,$secs,$ops,$other,$from,${args[*]}" >>"$csv"
-  printf '  %-14s %-9s rep %d  %6.2f s  %7d KB  other CPU %5.2f s\n' "$w" "$mode" "$rep" "$e" "$m" "$other" >&2
+  echo "$w,$mode,$rep,$pos,$e,$u,$s,$m,$r,$x,$secs,$ops,$other,$attempt,$from,${args[*]}" >>"$tmp/group"
+  local flag=""
+  if disturbed "$other" "$e"; then run_disturbed=1; flag="  (disturbed)"; fi
+  printf '  %-14s %-9s rep %d  %6.2f s  %7d KB  other CPU %5.2f s%s\n' "$w" "$mode" "$rep" "$e" "$m" "$other" "$flag" >&2
 }
 
 echo "== results to $out (reps=$reps quick=$quick modes=${modes[*]})" >&2
@@ -208,13 +238,23 @@ saved_quick="$quick"; quick=1
 for w in "${workloads[@]}"; do for m in "${modes[@]}"; do run_one "$w" "$m" 0 0 0; done; done
 quick="$saved_quick"
 
+# A repetition of a workload runs every mode back to back; if other work disturbed any of
+# them, the whole group is run again, so the modes of one repetition stay comparable.
 n_modes=${#modes[@]}
 for ((rep = 1; rep <= reps; rep++)); do
   for w in "${workloads[@]}"; do
-    for ((i = 0; i < n_modes; i++)); do
-      m="${modes[$(((i + rep - 1) % n_modes))]}"
-      run_one "$w" "$m" "$rep" "$((i + 1))"
+    for ((attempt = 0; ; attempt++)); do
+      wait_quiet
+      : >"$tmp/group"
+      run_disturbed=0
+      for ((i = 0; i < n_modes; i++)); do
+        m="${modes[$(((i + rep - 1) % n_modes))]}"
+        run_one "$w" "$m" "$rep" "$((i + 1))" 1 "$attempt"
+      done
+      if [ "$run_disturbed" = 0 ] || [ "$attempt" -ge "$max_retries" ]; then break; fi
+      echo "run_overhead: other work disturbed $w rep $rep; running it again" >&2
     done
+    cat "$tmp/group" >>"$csv"
   done
 done
 
@@ -230,13 +270,25 @@ if [ "$micro" = 1 ]; then
   fi
   for m in "${modes[@]}"; do
     mode_env "$m"
-    echo "== micro-benchmarks, mode $m" >&2
-    env "${clean_env[@]}" "${menv[@]}" "$micro_bin" "${gb_args[@]}" \
-      --benchmark_out="$micro_dir/micro_$m.json" --benchmark_out_format=json \
-      >"$tmp/micro.stdout" 2>"$tmp/micro.stderr" || {
-      cat "$tmp/micro.stderr" >&2
-      die "micro-benchmarks failed in mode $m"
-    }
+    for ((attempt = 0; ; attempt++)); do
+      wait_quiet
+      echo "== micro-benchmarks, mode $m" >&2
+      b0="$(busy_ticks)"
+      /usr/bin/time -o "$tmp/time" -f 'TIME %e %U %S' \
+        env "${clean_env[@]}" "${menv[@]}" "$micro_bin" "${gb_args[@]}" \
+        --benchmark_out="$micro_dir/micro_$m.json" --benchmark_out_format=json \
+        >"$tmp/micro.stdout" 2>"$tmp/micro.stderr" || {
+        cat "$tmp/micro.stderr" >&2
+        die "micro-benchmarks failed in mode $m"
+      }
+      b1="$(busy_ticks)"
+      read -r _ e u s < <(grep '^TIME ' "$tmp/time")
+      other="$(awk -v b="$((b1 - b0))" -v hz="$HZ" -v u="$u" -v s="$s" \
+        'BEGIN { o = b / hz - u - s; if (o < 0) o = 0; printf "%.2f", o }')"
+      echo "   $e s, other CPU $other s" >&2
+      if ! disturbed "$other" "$e" || [ "$attempt" -ge "$max_retries" ]; then break; fi
+      echo "run_overhead: other work disturbed the micro-benchmarks in mode $m; running them again" >&2
+    done
     from="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["context"].get("malloc_from",""))' "$micro_dir/micro_$m.json")"
     [ "$from" = "$(expected_malloc_from "$m")" ] ||
       die "micro-benchmarks in mode $m called malloc from '$from': the preload did not take effect"
