@@ -16,6 +16,9 @@ class SpinLock {
       while (flag_.load(std::memory_order_relaxed)) sched_yield();
     }
   }
+  bool try_lock() {
+    return !flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire);
+  }
   void unlock() { flag_.store(false, std::memory_order_release); }
   // After fork the child is single-threaded; a lock held by a vanished thread is freed.
   void reset_after_fork() { flag_.store(false, std::memory_order_relaxed); }

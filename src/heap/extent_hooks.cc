@@ -5,6 +5,7 @@
 #include <jemalloc/jemalloc.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdio>
 
 #include "base/log.h"
@@ -40,12 +41,24 @@ void hook_destroy(extent_hooks_t*, void* addr, size_t size, bool, unsigned) {
 bool hook_commit(extent_hooks_t*, void*, size_t, size_t, size_t, unsigned) { return false; }
 bool hook_decommit(extent_hooks_t*, void*, size_t, size_t, size_t, unsigned) { return true; }
 
+std::atomic<void (*)()> g_before_purge{nullptr};
+std::atomic<void (*)()> g_after_purge{nullptr};
+
+bool purge(void* addr, size_t offset, size_t length, int advice) {
+  void (*before)() = g_before_purge.load(std::memory_order_acquire);
+  void (*after)() = g_after_purge.load(std::memory_order_acquire);
+  if (before != nullptr) before();
+  bool failed = madvise(static_cast<char*>(addr) + offset, length, advice) != 0;
+  if (after != nullptr) after();
+  return failed;
+}
+
 bool hook_purge_lazy(extent_hooks_t*, void* addr, size_t, size_t offset, size_t length, unsigned) {
-  return madvise(static_cast<char*>(addr) + offset, length, MADV_FREE) != 0;
+  return purge(addr, offset, length, MADV_FREE);
 }
 
 bool hook_purge_forced(extent_hooks_t*, void* addr, size_t, size_t offset, size_t length, unsigned) {
-  return madvise(static_cast<char*>(addr) + offset, length, MADV_DONTNEED) != 0;
+  return purge(addr, offset, length, MADV_DONTNEED);
 }
 
 bool hook_split(extent_hooks_t*, void*, size_t, size_t, size_t, bool, unsigned) { return false; }
@@ -149,6 +162,11 @@ void drain_unmanaged_space(unsigned arena) {
 size_t pinned_unmanaged_bytes() { return g_pinned_bytes; }
 
 RegionSet* managed_regions() { return g_regions; }
+
+void set_purge_guard(void (*before)(), void (*after)()) {
+  g_after_purge.store(after, std::memory_order_release);
+  g_before_purge.store(before, std::memory_order_release);
+}
 
 bool install_extent_hooks(RegionSet* regions) {
   g_regions = regions;

@@ -22,6 +22,10 @@ bool install_extent_hooks(RegionSet* regions);
 // the application never gets it (see drain_unmanaged_space in the .cc).
 size_t pinned_unmanaged_bytes();
 
+// Called around every purge (madvise) jemalloc asks for, on the purging thread. The
+// eviction engine uses them so no page of a purged range is being evicted meanwhile.
+void set_purge_guard(void (*before)(), void (*after)());
+
 // The RegionSet the hooks allocate from (null before install).
 RegionSet* managed_regions();
 

@@ -63,7 +63,20 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   // Name the mapping so /proc/PID/maps shows where the managed heap is (Linux 5.17+;
   // harmless failure on kernels without CONFIG_ANON_VMA_NAME).
   prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, base, size, "tmc-heap");
-  regions_[n] = Region{base, base + size, base};
+  // The page table: libtmc metadata, never managed, so never evicted.
+  size_t table_bytes = size / kPageSize * sizeof(PageEntry) + size / kBlockSize;
+  void* table = mmap(nullptr, table_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (table == MAP_FAILED) {
+    munmap(reinterpret_cast<void*>(base), size);
+    return false;
+  }
+  Region& r = regions_[n];
+  r.base = base;
+  r.end = base + size;
+  r.cursor = base;
+  r.frontier.store(base, std::memory_order_relaxed);
+  r.pages = static_cast<PageEntry*>(table);
+  r.blocks = reinterpret_cast<std::atomic<uint8_t>*>(static_cast<char*>(table) + size / kPageSize * sizeof(PageEntry));
   reserved_ += size;
   count_.store(n + 1, std::memory_order_release);
   return true;
@@ -79,6 +92,7 @@ void* RegionSet::take_from_cursor(uintptr_t want, size_t size, size_t alignment)
     // Alignment padding stays usable for later, smaller requests.
     if (start > r.cursor) add_free_range(r.cursor, start);
     r.cursor = start + size;
+    r.frontier.store(r.cursor, std::memory_order_release);
     return reinterpret_cast<void*>(start);
   }
   return nullptr;
@@ -141,6 +155,17 @@ void RegionSet::release(void* addr, size_t size) {
 RegionTotals RegionSet::totals() const {
   SpinLockGuard guard(lock_);
   return RegionTotals{static_cast<uint64_t>(count_.load(std::memory_order_relaxed)), reserved_, handed_};
+}
+
+RegionView RegionSet::view(int i) const {
+  const Region& r = regions_[i];
+  return RegionView{r.base, r.end, r.frontier.load(std::memory_order_acquire), r.pages, r.blocks};
+}
+
+PageEntry* RegionSet::page_entry(uintptr_t addr) const {
+  int i = find_region(addr);
+  if (i < 0) return nullptr;
+  return &regions_[i].pages[(addr - regions_[i].base) / kPageSize];
 }
 
 void RegionSet::reset_lock_after_fork() { lock_.reset_after_fork(); }

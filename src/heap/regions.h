@@ -17,8 +17,19 @@
 #include <atomic>
 
 #include "base/spin_lock.h"
+#include "heap/page_state.h"
 
 namespace tmc::heap {
+
+// What the eviction engine sees of one region. The page table and block flags are made
+// with the region (MAP_NORESERVE: only entries that are used cost memory) and live as long.
+struct RegionView {
+  uintptr_t base;
+  uintptr_t end;
+  uintptr_t frontier;             // [base, frontier) has been handed to jemalloc at least once
+  PageEntry* pages;               // one entry per OS page
+  std::atomic<uint8_t>* blocks;   // per kBlockSize block: 1 once registered with userfaultfd
+};
 
 struct RegionTotals {
   uint64_t regions;   // regions reserved
@@ -51,6 +62,11 @@ class RegionSet {
 
   RegionTotals totals() const;
 
+  int region_count() const { return count_.load(std::memory_order_acquire); }
+  RegionView view(int i) const;
+  // The page entry for addr, or nullptr if addr is not managed. Lock-free.
+  PageEntry* page_entry(uintptr_t addr) const;
+
   // After fork the child is single-threaded; the lock may have been held by a vanished thread.
   void reset_lock_after_fork();
 
@@ -59,6 +75,9 @@ class RegionSet {
     uintptr_t base;
     uintptr_t end;
     uintptr_t cursor;  // space below cursor has been handed out at least once
+    std::atomic<uintptr_t> frontier;  // cursor, published for lock-free readers
+    PageEntry* pages;
+    std::atomic<uint8_t>* blocks;
   };
   struct FreeRange {
     uintptr_t base;

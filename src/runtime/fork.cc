@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "heap/extent_hooks.h"
+#include "reclaim/engine.h"
 #include "runtime/background.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
@@ -11,14 +12,15 @@
 namespace tmc::runtime {
 namespace {
 
-// Nothing to lock: the only libtmc lock an application thread can hold across a fork is
-// the regions lock, taken inside jemalloc's extent growth, which jemalloc's own prefork
-// handler quiesces (it holds the arena's grow mutex, the one hook callers hold).
-void prepare() {}
-void parent() {}
+// The regions lock needs no taking: an application thread holds it only inside jemalloc's
+// extent growth, which jemalloc's own prefork handler quiesces (it holds the arena's grow
+// mutex, the one hook callers hold). The engine's protocol is in reclaim/engine.cc.
+void prepare() { reclaim::engine().prefork(); }
+void parent() { reclaim::engine().postfork_parent(); }
 
 void child() {
   if (heap::RegionSet* regions = heap::managed_regions()) regions->reset_lock_after_fork();
+  reclaim::engine().postfork_child();
   thread_counters_after_fork_child();
   background_after_fork_child();
 }

@@ -16,6 +16,7 @@
 #include "heap/extent_hooks.h"
 #include "platform/elf_symbols.h"
 #include "platform/proc_fs.h"
+#include "reclaim/engine.h"
 #include "runtime/background.h"
 #include "runtime/fork.h"
 #include "runtime/jemalloc_api.h"
@@ -227,7 +228,12 @@ bool is_active() { return g_active; }
 
 void on_library_load() {
   ensure_ready();
-  if (g_active) start_background_thread();
+  if (!g_active) return;
+  start_background_thread();
+  if (control::option_bool(control::OptionId::compress) && reclaim::engine().start(&g_regions)) {
+    heap::set_purge_guard([] { reclaim::engine().before_purge(); }, [] { reclaim::engine().after_purge(); });
+    control::register_stats_source([](tmc_stats* out) { reclaim::engine().fill_stats(out); });
+  }
 }
 
 void on_library_unload() {

@@ -1,0 +1,325 @@
+// The fault thread: reads the userfaultfd and
+//   - PAGEFAULT: brings the page back (copy from its staging slot, decompress its blob,
+//     fill its word, or map zeros for a page that was never evicted but lies in a
+//     registered block) and wakes the faulting thread;
+//   - REMOVE / UNMAP: drops the state of the pages in the range, so purged memory reads as
+//     zero and never gets old contents back (design invariant 2);
+//   - FORK: sends the child's userfaultfd to the child (engine.cc, prefork).
+// Events are handled in the order the kernel delivers them. While a fork is in progress
+// (fork_gate_) everything except FORK is queued, because the forking thread holds the
+// locks that bringing pages back needs, and the kernel holds fork() until FORK is read.
+//
+// This thread never allocates and never touches managed memory (design invariant 4).
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <new>
+
+#include "base/log.h"
+#include "base/meta_alloc.h"
+#include "control/options.h"
+#include "platform/proc_fs.h"
+#include "platform/uffd_compat.h"
+#include "reclaim/engine.h"
+
+namespace tmc::reclaim {
+namespace {
+
+using heap::kPageSize;
+using heap::PageEntry;
+using heap::PageState;
+using heap::PageWord;
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+class FaultService {
+ public:
+  explicit FaultService(Engine& e) : e_(e) {}
+
+  bool init() {
+    auto kind = control::option(control::OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
+    if (!codec_.init(kind, static_cast<int>(control::option(control::OptionId::zstd_level)))) return false;
+    page_ = static_cast<char*>(base::meta_alloc(kPageSize));
+    zero_ = static_cast<char*>(base::meta_alloc(kPageSize));
+    return page_ != nullptr && zero_ != nullptr;
+  }
+
+  void run() {
+    uint64_t cpu_reported = platform::thread_cpu_ns();
+    for (;;) {
+      if (!e_.fork_gate_.load(std::memory_order_acquire) && deferred_count_ > 0) drain_deferred();
+      pollfd p{e_.uffd_.fd(), POLLIN, 0};
+      int n = poll(&p, 1, deferred_count_ + retry_count_ > 0 ? 1 : 200);
+      if (n < 0 && errno != EINTR) {
+        e_.fail("poll on userfaultfd", errno);
+        return;
+      }
+      if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        log::warn().str("userfaultfd was closed under libtmc; compressed pages are lost to this process").flush();
+        return;
+      }
+      uffd_msg msgs[16];
+      ssize_t got = read(e_.uffd_.fd(), msgs, sizeof(msgs));
+      if (got > 0) {
+        for (ssize_t i = 0; i < got / static_cast<ssize_t>(sizeof(uffd_msg)); ++i) dispatch(msgs[i]);
+      }
+      retry_pending();
+      uint64_t cpu = platform::thread_cpu_ns();
+      e_.cpu_ns_.fetch_add(cpu - cpu_reported, std::memory_order_relaxed);
+      cpu_reported = cpu;
+    }
+  }
+
+ private:
+  void dispatch(const uffd_msg& msg) {
+    if (msg.event == UFFD_EVENT_FORK) {
+      hand_over(static_cast<int>(msg.arg.fork.ufd));
+      return;
+    }
+    if (e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0 || !handle(msg)) defer(msg);
+  }
+
+  // Returns false if the message must wait for a fork in progress to finish.
+  bool handle(const uffd_msg& msg) {
+    switch (msg.event) {
+      case UFFD_EVENT_PAGEFAULT: {
+        Outcome o = resolve(msg.arg.pagefault.address & ~(kPageSize - 1),
+                            (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
+        if (o == Outcome::kRetry) retry_later(msg);
+        return o != Outcome::kForking;
+      }
+      case UFFD_EVENT_REMOVE:
+        drop(msg.arg.remove.start, msg.arg.remove.end);
+        break;
+      case UFFD_EVENT_UNMAP:
+        drop(msg.arg.remove.start, msg.arg.remove.end);
+        break;
+      case UFFD_EVENT_REMAP:
+        // jemalloc never mremaps its extents; a program that moves heap pages itself would
+        // take evicted pages' holes with it.
+        log::warn().str("a managed range was mremapped; its evicted pages are dropped").flush();
+        drop(msg.arg.remap.from, msg.arg.remap.from + msg.arg.remap.len);
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  // Takes `lock` unless a fork started meanwhile: the forking thread takes the same locks
+  // and then waits for this thread to read the FORK event, so waiting here could deadlock.
+  bool lock_unless_forking(SpinLock& lock) {
+    while (!lock.try_lock()) {
+      if (e_.fork_gate_.load(std::memory_order_acquire)) return false;
+      sched_yield();
+    }
+    return true;
+  }
+
+  // EAGAIN from COPY/ZEROPAGE: the kernel has a REMOVE/UNMAP/REMAP event for us that we
+  // have not read yet, and the address space is changing. The fault waits until the events
+  // read after it are handled, so a purge is applied before the page is filled (a fill
+  // before the purge's zap would be undone; after it, old bytes would come back).
+  void retry_later(const uffd_msg& msg) {
+    if (retry_count_ < kMaxDeferred) retry_[retry_count_++] = msg;
+  }
+
+  void retry_pending() {
+    if (retry_count_ == 0 || e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0) return;
+    uint32_t n = retry_count_;
+    retry_count_ = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!handle(retry_[i])) defer(retry_[i]);
+    }
+  }
+
+  void defer(const uffd_msg& msg) {
+    while (deferred_count_ == kMaxDeferred) {  // cannot happen: each faulting thread waits
+      sched_yield();
+      if (!e_.fork_gate_.load()) drain_deferred();
+    }
+    deferred_[deferred_count_++] = msg;
+  }
+
+  void drain_deferred() {
+    uint32_t i = 0;
+    while (i < deferred_count_ && handle(deferred_[i])) ++i;
+    // Anything not handled (another fork began) stays queued, in order.
+    memmove(deferred_, deferred_ + i, (deferred_count_ - i) * sizeof(uffd_msg));
+    deferred_count_ -= i;
+  }
+
+  void hand_over(int child_fd) {
+    int sock = e_.fork_socket_.load(std::memory_order_acquire);
+    if (sock < 0) {
+      // A fork that bypassed libc's fork() (raw clone): there is no child to hand it to.
+      log::warn().str("a child was forked without fork(); its evicted pages will read as zero").flush();
+      close(child_fd);
+      return;
+    }
+    char byte = 'u';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &child_fd, sizeof(int));
+    if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
+      log::warn().str("cannot hand the forked child its userfaultfd (").str(strerror(errno)).str(")").flush();
+    close(child_fd);  // the child has its own reference now
+  }
+
+  // Returns 0, EEXIST (already there: woken) or EAGAIN (retry after pending events).
+  int install(uintptr_t page, const void* bytes) {
+    int err = e_.uffd_.copy(reinterpret_cast<void*>(page), bytes, kPageSize, true);
+    if (err != 0 && err != EEXIST && err != EAGAIN) e_.fail("UFFDIO_COPY", err);
+    return err;
+  }
+
+  enum class Outcome { kDone, kForking, kRetry };
+
+  Outcome resolve(uintptr_t page, bool write) {
+    uint64_t start = now_ns();
+    PageEntry* entry = e_.regions_->page_entry(page);
+    uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
+    if (entry == nullptr) {  // not managed memory: nothing of ours; let the thread go on
+      return install(page, zero_) == EAGAIN ? Outcome::kRetry : Outcome::kDone;
+    }
+    for (;;) {
+      PageWord w = entry->load();
+      PageWord resident = PageWord::make(PageState::kResident, now, 0);
+      switch (w.state()) {
+        case PageState::kResident: {
+          // Never evicted, or purged: a page in a registered block that was not there. It is
+          // owned (Filling) while the zero page goes in: the fault may be stale (another
+          // thread's fault on the same page was served first), and the reclaimer must not
+          // move the page out under the fill.
+          PageWord filling = PageWord::make(PageState::kFilling, w.epoch(), 0, w.flags());
+          if (!entry->cas(w, filling)) continue;
+          int err = write ? e_.uffd_.copy(reinterpret_cast<void*>(page), zero_, kPageSize, true)
+                          : e_.uffd_.zeropage(reinterpret_cast<void*>(page), kPageSize, true);
+          entry->cas(filling, w);  // only this thread leaves Filling
+          if (err == EAGAIN) return Outcome::kRetry;
+          if (err != 0 && err != EEXIST) e_.fail("resolving a fresh page", err);
+          return Outcome::kDone;
+        }
+        case PageState::kFilling:  // only this thread sets it, and always clears it
+          e_.fail("a page left in the Filling state", EINVAL);
+          return Outcome::kDone;
+        case PageState::kEvicting:
+          sched_yield();  // the reclaimer's move is under way
+          continue;
+        case PageState::kStaged: {
+          if (!lock_unless_forking(e_.staging_lock_)) return Outcome::kForking;
+          bool same = entry->load().raw == w.raw;
+          int err = same ? install(page, e_.staging_ + w.payload() * kPageSize) : 0;
+          if (same && err != EAGAIN) entry->cas(w, resident);
+          e_.staging_lock_.unlock();
+          if (err == EAGAIN) return Outcome::kRetry;
+          if (!same) continue;
+          break;
+        }
+        case PageState::kCompressed: {
+          if (!lock_unless_forking(e_.pool_lock_)) return Outcome::kForking;
+          uint32_t size = 0;
+          const void* blob = e_.pool_.data(w.payload(), &size);
+          bool ok = blob != nullptr && codec_.decode(blob, size, page_);
+          e_.pool_lock_.unlock();
+          if (!ok) {
+            // The blob is the only copy: nothing can be done but say so loudly.
+            log::warn().str("corrupt compressed page at ").hex(page).str("; aborting rather than returning wrong data").flush();
+            abort();
+          }
+          if (install(page, page_) == EAGAIN) return Outcome::kRetry;
+          if (entry->cas(w, resident)) {
+            e_.pool_.release(w.payload());
+            e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
+          }
+          break;
+        }
+        case PageState::kSameFilled: {
+          uint64_t fill = entry->fill;
+          if (fill != 0) codec::PageCodec::fill(page_, fill);
+          if (install(page, fill == 0 ? zero_ : page_) == EAGAIN) return Outcome::kRetry;
+          if (entry->cas(w, resident)) (fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
+          break;
+        }
+      }
+      e_.faults_.fetch_add(1, std::memory_order_relaxed);
+      if (now - w.epoch() <= e_.cold_age_epochs()) e_.refaults_.fetch_add(1, std::memory_order_relaxed);
+      e_.fault_latency_.record(now_ns() - start);
+      return Outcome::kDone;
+    }
+  }
+
+  // Purged, unmapped: whatever was evicted there is gone; the next touch reads zeros.
+  void drop(uint64_t start, uint64_t end) {
+    for (uintptr_t page = start & ~(kPageSize - 1); page < end; page += kPageSize) {
+      PageEntry* entry = e_.regions_->page_entry(page);
+      if (entry == nullptr) continue;
+      for (;;) {
+        PageWord w = entry->load();
+        if (w.state() == PageState::kResident || w.state() == PageState::kFilling) break;
+        if (w.state() == PageState::kEvicting) {
+          // The reclaimer owns it; it sees the flag and leaves the page not there. Waiting
+          // here instead could deadlock: the purging thread may hold what the reclaimer needs.
+          if ((w.flags() & heap::kFlagPurged) != 0 || entry->cas(w, w.with_flags(heap::kFlagPurged))) break;
+          continue;
+        }
+        if (!entry->cas(w, PageWord::make(PageState::kResident, 0, 0))) continue;
+        if (w.state() == PageState::kCompressed) {
+          e_.pool_.release(w.payload());
+          e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
+        } else if (w.state() == PageState::kSameFilled) {
+          (entry->fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
+        }
+        break;  // a Staged page's slot is dropped by the reclaimer's failed commit
+      }
+    }
+  }
+
+  static constexpr uint32_t kMaxDeferred = 4096;
+  Engine& e_;
+  codec::PageCodec codec_;
+  char* page_ = nullptr;
+  char* zero_ = nullptr;
+  uffd_msg deferred_[kMaxDeferred];  // held back while a fork is in progress
+  uint32_t deferred_count_ = 0;
+  uffd_msg retry_[kMaxDeferred];  // waiting for pending address-space events (EAGAIN)
+  uint32_t retry_count_ = 0;
+};
+
+}  // namespace
+
+void* fault_service_main(void* arg) {
+  Engine& e = *static_cast<Engine*>(arg);
+  void* memory = base::meta_alloc(sizeof(FaultService));
+  if (memory == nullptr) {
+    e.fail("allocating the fault service", ENOMEM);
+    return nullptr;
+  }
+  auto* service = new (memory) FaultService(e);
+  if (!service->init()) {
+    log::warn().str("the fault thread could not set up its codec").flush();
+    abort();  // pages may already be evicted in a forked child: they could never come back
+  }
+  service->run();
+  return nullptr;
+}
+
+}  // namespace tmc::reclaim

@@ -1,0 +1,83 @@
+// THE states of a managed OS page and the one 64-bit word that holds them. Every module
+// that reads or changes a page's state goes through these definitions.
+//
+//   Resident ──(reclaimer: CAS, then UFFDIO_MOVE out)──► Evicting ──► Staged
+//   Staged ──(reclaimer commits)──► Compressed | SameFilled
+//   Staged ──(incompressible, pool full: reclaimer, via Evicting)──► Resident  (moved back)
+//   Staged | Compressed | SameFilled ──(fault: copied back)──► Resident
+//   Staged | Compressed | SameFilled ──(REMOVE/UNMAP event: purged)──► Resident  (reads zero)
+//   Evicting ──(MOVE failed: not present, shared, pinned)──► Resident
+//   Resident ──(fault on a page that is not there: fault thread)──► Filling ──► Resident
+//
+// Only the reclaimer moves a page into or out of Evicting, and only the fault thread into or
+// out of Filling: while one of them owns a page that way, the other leaves it alone, so a
+// page is never moved out while a zero page is being put in (or the other way round). The
+// fault thread alone brings pages back (faults and REMOVE events are handled in order on
+// it), so each transition has one writer and a CAS settles the rest.
+//
+// A REMOVE/UNMAP event for a page the reclaimer owns (Evicting) cannot wait for the
+// reclaimer (the purging thread is blocked until the event is handled), so the fault thread
+// sets kFlagPurged on the word instead; the reclaimer sees the flag when it tries to leave
+// Evicting and makes sure the page ends up not there (it moves it out again if it had just
+// moved it back), so purged memory reads as zero (design invariant 2).
+//
+// Word layout: state (bits 0-3) | flags (bits 4-7) | epoch (bits 8-31) | payload (32-63).
+//   epoch:   the reclaimer pass in which the page was last seen hot or was evicted
+//   payload: Staged: staging slot; Compressed: pool handle. SameFilled keeps its fill word
+//            in the entry's second word.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace tmc::heap {
+
+enum class PageState : uint8_t {
+  kResident = 0,  // in the application's page tables, or never touched, or purged
+  kEvicting = 1,  // the reclaimer is moving it out; the fault thread waits
+  kStaged = 2,    // moved to a staging slot, being compressed
+  kCompressed = 3,
+  kSameFilled = 4,  // one repeated 8-byte word (zero included), no blob
+  kFilling = 5,     // the fault thread is putting a fresh (zero) page in; the reclaimer waits
+};
+
+// Flags (bits 4-7 of the word).
+inline constexpr uint8_t kFlagPurged = 1;         // purged while the reclaimer owned it
+inline constexpr uint8_t kFlagIncompressible = 2;  // Resident: did not compress; retry later
+
+const char* page_state_name(PageState s);
+
+struct PageWord {
+  uint64_t raw = 0;
+
+  PageState state() const { return static_cast<PageState>(raw & 0xf); }
+  uint8_t flags() const { return static_cast<uint8_t>((raw >> 4) & 0xf); }
+  uint32_t epoch() const { return static_cast<uint32_t>((raw >> 8) & 0xffffff); }
+  uint32_t payload() const { return static_cast<uint32_t>(raw >> 32); }
+
+  static PageWord make(PageState s, uint32_t epoch, uint32_t payload, uint8_t flags = 0) {
+    return PageWord{static_cast<uint64_t>(s) | (static_cast<uint64_t>(flags & 0xf) << 4) |
+                    (static_cast<uint64_t>(epoch & 0xffffff) << 8) | (static_cast<uint64_t>(payload) << 32)};
+  }
+  PageWord with_flags(uint8_t f) const { return PageWord{raw | (static_cast<uint64_t>(f & 0xf) << 4)}; }
+};
+
+// One per managed OS page, in a region's page table.
+struct PageEntry {
+  std::atomic<uint64_t> word;  // a PageWord
+  uint64_t fill;               // SameFilled: the repeated word (written before the state)
+
+  PageWord load() const { return PageWord{word.load(std::memory_order_acquire)}; }
+  bool cas(PageWord expected, PageWord desired) {
+    return word.compare_exchange_strong(expected.raw, desired.raw, std::memory_order_acq_rel);
+  }
+};
+static_assert(sizeof(PageEntry) == 16);
+
+// Eviction registers address space with userfaultfd in blocks of this size, so never-
+// evicted parts of the heap keep the kernel's own page faults.
+inline constexpr uintptr_t kBlockSize = uintptr_t{2} << 20;
+inline constexpr uintptr_t kPageSize = 4096;
+inline constexpr uint32_t kPagesPerBlock = kBlockSize / kPageSize;
+
+}  // namespace tmc::heap

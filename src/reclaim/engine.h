@@ -1,0 +1,96 @@
+// The compression engine: everything that moves heap pages out of the application's page
+// tables and back. Shared state lives here; the two threads that act on it are the
+// reclaimer (reclaimer.cc: picks cold pages, evicts them) and the fault service
+// (fault/fault_service.cc: brings pages back, handles REMOVE and FORK events).
+//
+// Lock order (each lock is a leaf unless listed here; none is held across a wait on
+// another thread except where noted):
+//   1. reclaim_lock_   the reclaimer holds it for one batch; jemalloc's purge hook holds it
+//                      around its madvise so no page of a purged range is mid-eviction
+//                      (the madvise waits for the fault thread to read a REMOVE event; the
+//                      fault thread never takes reclaim_lock_).
+//   2. staging_lock_   the staging slots: the reclaimer while committing or dropping slots,
+//                      the fault thread while copying a page out of a slot.
+//   3. pool_lock_      blob reads (fault thread) against compaction (reclaimer).
+// Application threads take only reclaim_lock_, and only inside the purge hook, where they
+// cannot fault on managed memory (design invariant 4).
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "base/spin_lock.h"
+#include "codec/codec.h"
+#include "heap/regions.h"
+#include "platform/uffd.h"
+#include "pool/pool.h"
+#include "tmc/tmc.h"
+
+namespace tmc::reclaim {
+
+// The fault latency histogram: quarter-octave buckets of nanoseconds.
+struct LatencyHistogram {
+  static constexpr int kBuckets = 160;
+  std::atomic<uint64_t> counts[kBuckets];
+  void record(uint64_t ns);
+  uint64_t percentile(double p) const;  // upper edge of the bucket holding percentile p
+};
+
+class Engine {
+ public:
+  // Opens userfaultfd and starts the fault and reclaimer threads. On failure, logs one line
+  // saying why and returns false: the process runs on as a plain allocator.
+  bool start(heap::RegionSet* regions);
+  bool running() const { return running_.load(std::memory_order_acquire); }
+
+  // jemalloc's purge hook calls these around its madvise (see the lock order above).
+  void before_purge();
+  void after_purge();
+
+  // Fork protocol (runtime/fork.cc calls these in order).
+  void prefork();
+  void postfork_parent();
+  void postfork_child();
+
+  // Contributes the compression fields of the stats.
+  void fill_stats(tmc_stats* out) const;
+
+  // --- shared with the two threads ------------------------------------------------------
+  static constexpr uint32_t kBatchPages = 64;  // staging slots; one reclaimer batch
+
+  heap::RegionSet* regions_ = nullptr;
+  platform::Uffd uffd_;
+  pool::Pool pool_;
+  char* staging_ = nullptr;  // kBatchPages registered pages owned by the reclaimer
+  std::atomic<uint32_t> epoch_{1};  // reclaimer passes; a page's age is measured in these
+  std::atomic<bool> running_{false};
+  std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)
+
+  pthread_mutex_t reclaim_lock_ = PTHREAD_MUTEX_INITIALIZER;
+  SpinLock staging_lock_;
+  SpinLock pool_lock_;
+
+  // Fork hand-over: the fault thread sends the child's userfaultfd here (see prefork).
+  std::atomic<int> fork_socket_{-1};
+  std::atomic<bool> fork_gate_{false};  // while set, the fault thread defers work needing locks
+
+  // Counters.
+  std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
+      compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};
+  LatencyHistogram fault_latency_;
+
+  // Records an unrecoverable internal error: eviction stops, pages already out keep being
+  // served. Logged once.
+  void fail(const char* what, int err);
+  uint32_t cold_age_epochs() const;
+};
+
+Engine& engine();
+
+// Thread bodies (reclaimer.cc, fault/fault_service.cc).
+void* reclaimer_main(void* engine);
+void* fault_service_main(void* engine);
+
+}  // namespace tmc::reclaim

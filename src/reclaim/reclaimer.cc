@@ -1,0 +1,342 @@
+// The reclaimer thread: finds pages that have not been brought back by a fault for
+// TMC_COLD_AGE and evicts them in batches:
+//
+//   1. MOVE:   CAS Resident→Evicting, UFFDIO_MOVE the page into a staging slot, → Staged.
+//              After the move the application's page is gone: a touch faults and the fault
+//              thread copies the page back from the slot. No write can be lost (invariant 1).
+//   2. ENCODE: same-filled? compress (lz4/zstd); too little saving → put back.
+//   3. COMMIT: under staging_lock_, CAS Staged→Compressed|SameFilled, or move the page back;
+//              a failed CAS means the page was faulted back or purged meanwhile, and the
+//              blob is dropped. Then the slots are emptied (MADV_DONTNEED).
+//
+// Which pages are candidates: present and mapped by this process alone (pagemap), in the
+// part of a region jemalloc has used, Resident, and not faulted back for the cold age.
+// Cold detection sees only faults for now: a page that is only ever read is evicted once
+// per cold age and faults back once.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <new>
+
+#include "base/log.h"
+#include "base/meta_alloc.h"
+#include "control/options.h"
+#include "platform/proc_fs.h"
+#include "reclaim/engine.h"
+
+namespace tmc::reclaim {
+namespace {
+
+using control::OptionId;
+using heap::kPageSize;
+using heap::PageEntry;
+using heap::PageState;
+using heap::PageWord;
+
+constexpr uint64_t kPagemapPresent = 1ull << 63;
+// With TMC_COLD_AGE=0, how many passes a page that did not compress waits before it is tried
+// again (with a cold age it waits one cold age).
+constexpr uint32_t kIncompressibleRetryPasses = 64;
+constexpr uint64_t kPagemapExclusive = 1ull << 56;
+
+struct Slot {
+  uintptr_t page;
+  PageEntry* entry;
+  PageWord staged;
+  codec::Encoded encoded;
+  pool::Handle handle;
+};
+
+class Reclaimer {
+ public:
+  explicit Reclaimer(Engine& e) : e_(e) {}
+
+  bool init() {
+    auto kind = control::option(OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
+    if (!codec_.init(kind, static_cast<int>(control::option(OptionId::zstd_level)))) return false;
+    blob_ = static_cast<char*>(base::meta_alloc(2 * kPageSize));
+    pagemap_ = static_cast<uint64_t*>(base::meta_alloc(heap::kPagesPerBlock * sizeof(uint64_t)));
+    pagemap_fd_ = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    max_blob_ = kPageSize * (100 - control::option(OptionId::min_saving)) / 100;
+    return blob_ != nullptr && pagemap_ != nullptr && pagemap_fd_ >= 0;
+  }
+
+  // One pass over every region; returns the number of pages evicted.
+  uint64_t pass() {
+    uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
+    uint32_t age = e_.cold_age_epochs();
+    uint64_t evicted = 0;
+    for (int r = 0; r < e_.regions_->region_count() && !e_.failed_.load(); ++r) {
+      heap::RegionView v = e_.regions_->view(r);
+      for (uintptr_t block = v.base; block < v.frontier; block += heap::kBlockSize) {
+        if (e_.failed_.load()) break;
+        evicted += scan_block(v, block, now, age);
+      }
+    }
+    return evicted;
+  }
+
+ private:
+  uint64_t scan_block(const heap::RegionView& v, uintptr_t block, uint32_t now, uint32_t age) {
+    uintptr_t end = block + heap::kBlockSize < v.frontier ? block + heap::kBlockSize : v.frontier;
+    size_t pages = (end - block) / kPageSize;
+    off_t off = static_cast<off_t>(block / kPageSize * sizeof(uint64_t));
+    if (pread(pagemap_fd_, pagemap_, pages * sizeof(uint64_t), off) != static_cast<ssize_t>(pages * sizeof(uint64_t)))
+      return 0;
+    uint64_t evicted = 0;
+    count_ = 0;
+    for (size_t i = 0; i < pages; ++i) {
+      uint64_t pm = pagemap_[i];
+      if ((pm & kPagemapPresent) == 0) continue;
+      if ((pm & kPagemapExclusive) == 0) {  // shared with a child or KSM: MOVE would fail
+        e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      uintptr_t page = block + i * kPageSize;
+      PageEntry* entry = &v.pages[(page - v.base) / kPageSize];
+      PageWord w = entry->load();
+      if (w.state() != PageState::kResident) continue;
+      if (age != 0) {
+        if (w.epoch() == 0) {  // first seen: its age counts from now
+          entry->cas(w, PageWord::make(PageState::kResident, now, 0));
+          continue;
+        }
+        if (now - w.epoch() < age) continue;
+      } else if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryPasses) {
+        continue;  // without a cold age, an incompressible page would be retried every pass
+      }
+      slots_[count_++] = Slot{page, entry, w, {}, 0};
+      if (count_ == Engine::kBatchPages) {
+        evicted += evict_batch(v, block, now);
+        count_ = 0;
+      }
+    }
+    if (count_ > 0) evicted += evict_batch(v, block, now);
+    return evicted;
+  }
+
+  bool ensure_registered(const heap::RegionView& v, uintptr_t block) {
+    auto& flag = v.blocks[(block - v.base) / heap::kBlockSize];
+    if (flag.load(std::memory_order_acquire)) return true;
+    // Moving a 4 KiB page out of a transparent huge page would split it anyway.
+    madvise(reinterpret_cast<void*>(block), heap::kBlockSize, MADV_NOHUGEPAGE);
+    int err = e_.uffd_.register_missing(reinterpret_cast<void*>(block), heap::kBlockSize);
+    if (err != 0) {
+      e_.fail("registering a heap block with userfaultfd", err);
+      return false;
+    }
+    flag.store(1, std::memory_order_release);
+    return true;
+  }
+
+  uint64_t evict_batch(const heap::RegionView& v, uintptr_t block, uint32_t now) {
+    pthread_mutex_lock(&e_.reclaim_lock_);
+    uint64_t done = 0;
+    if (ensure_registered(v, block)) {
+      uint32_t staged = move_out(now);
+      encode(staged);
+      done = commit(staged, now);
+    }
+    pthread_mutex_unlock(&e_.reclaim_lock_);
+    return done;
+  }
+
+  // Leaves Evicting for `to`. If the fault thread flagged the page purged meanwhile (a
+  // REMOVE/UNMAP event was read), the page goes to Resident with no age instead; returns
+  // false then, and the caller makes sure the page is not there.
+  static bool leave_evicting(PageEntry* entry, PageWord evicting, PageWord to) {
+    if (entry->cas(evicting, to)) return true;
+    entry->cas(evicting.with_flags(heap::kFlagPurged), PageWord::make(PageState::kResident, 0, 0));
+    return false;
+  }
+
+  // Step 1. Slots that could not be moved are dropped from the batch; a page purged while it
+  // was moved leaves a dead slot (entry == nullptr) whose bytes are dropped with the slots.
+  uint32_t move_out(uint32_t now) {
+    uint32_t staged = 0;
+    for (uint32_t i = 0; i < count_; ++i) {
+      Slot s = slots_[i];
+      PageWord evicting = PageWord::make(PageState::kEvicting, now, 0);
+      if (!s.entry->cas(s.staged, evicting)) continue;  // changed since the scan
+      char* slot = e_.staging_ + staged * kPageSize;
+      size_t moved = 0;
+      int err = e_.uffd_.move(slot, reinterpret_cast<void*>(s.page), kPageSize, false, &moved);
+      if (err != 0) {
+        // ENOENT: purged since the scan; EBUSY: shared or pinned; EAGAIN: an address-space
+        // event is pending. The page stays where it is.
+        leave_evicting(s.entry, evicting, PageWord{s.staged.raw});
+        if (err == EBUSY) e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
+        else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
+        continue;
+      }
+      PageWord staged_word = PageWord::make(PageState::kStaged, now, staged);
+      if (!leave_evicting(s.entry, evicting, staged_word)) s.entry = nullptr;  // purged: dead slot
+      s.staged = staged_word;
+      slots_[staged++] = s;
+    }
+    return staged;
+  }
+
+  // Step 2, outside any lock the fault thread needs.
+  void encode(uint32_t staged) {
+    for (uint32_t i = 0; i < staged; ++i) {
+      Slot& s = slots_[i];
+      s.encoded = codec_.encode(e_.staging_ + i * kPageSize, blob_, 2 * kPageSize, max_blob_);
+      s.handle = 0;
+      if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
+        s.handle = e_.pool_.store(blob_, s.encoded.size);
+        if (s.handle == 0) s.encoded.kind = codec::Encoded::Kind::kIncompressible;  // pool full
+      } else if (s.encoded.kind == codec::Encoded::Kind::kIncompressible) {
+        e_.incompressible_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Step 3.
+  uint64_t commit(uint32_t staged, uint32_t now) {
+    uint64_t done = 0;
+    bool ok = true;
+    SpinLockGuard guard(e_.staging_lock_);
+    for (uint32_t i = 0; i < staged && ok; ++i) {
+      Slot& s = slots_[i];
+      if (s.entry == nullptr || s.entry->load().raw != s.staged.raw) {  // faulted back or purged
+        if (s.handle != 0) e_.pool_.release(s.handle);
+        continue;
+      }
+      switch (s.encoded.kind) {
+        case codec::Encoded::Kind::kSameFilled:
+          s.entry->fill = s.encoded.fill_word;
+          if (s.entry->cas(s.staged, PageWord::make(PageState::kSameFilled, now, 0))) {
+            (s.encoded.fill_word == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_add(1, std::memory_order_relaxed);
+            ++done;
+          }
+          break;
+        case codec::Encoded::Kind::kCompressed:
+          if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle))) {
+            e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
+            ++done;
+          } else {
+            e_.pool_.release(s.handle);
+          }
+          break;
+        case codec::Encoded::Kind::kIncompressible:
+          ok = move_back(s, i, now);
+          break;
+      }
+    }
+    e_.evictions_.fetch_add(done, std::memory_order_relaxed);
+    // After a failure, slots still referenced by a Staged page must keep their bytes: the
+    // fault thread serves those pages from them from now on.
+    if (ok && !e_.failed_.load() && staged > 0) empty_slots(staged);
+    return done;
+  }
+
+  // An incompressible page goes back where it was, untouched, flagged so that it is retried
+  // only later. It is owned (Evicting) while it moves, so a fault waits for it and a purge
+  // that arrives meanwhile is seen: the page is then moved out again, since the purge's zap
+  // may have come before the move back (invariant 2). Called with staging_lock_ held.
+  // Returns false after an internal error: the page stays Staged, served from its slot.
+  bool move_back(const Slot& s, uint32_t slot_index, uint32_t now) {
+    char* slot = e_.staging_ + slot_index * kPageSize;
+    void* page = reinterpret_cast<void*>(s.page);
+    PageWord evicting = PageWord::make(PageState::kEvicting, now, 0);
+    for (int attempt = 0;; ++attempt) {
+      if (!s.entry->cas(s.staged, evicting)) return true;  // faulted back or purged meanwhile
+      size_t moved = 0;
+      int err = e_.uffd_.move(page, slot, kPageSize, true, &moved);
+      if (err == 0) break;
+      // Not moved: the bytes are still in the slot, where a fault can find them again.
+      bool purged = !leave_evicting(s.entry, evicting, s.staged);
+      if (purged) return true;
+      if (err != EAGAIN || attempt == 100) {
+        e_.fail("moving an incompressible page back", err);
+        return false;
+      }
+      // An address-space event is pending: let the fault thread read it (it may need
+      // staging_lock_ for a fault it read first), then try again.
+      e_.staging_lock_.unlock();
+      sched_yield();
+      e_.staging_lock_.lock();
+    }
+    if (leave_evicting(s.entry, evicting, PageWord::make(PageState::kResident, now, 0, heap::kFlagIncompressible)))
+      return true;
+    // Purged while it moved back: take the bytes out again (ENOENT: the zap already did).
+    size_t moved = 0;
+    int err = e_.uffd_.move(slot, page, kPageSize, false, &moved);
+    if (err != 0 && err != ENOENT) {
+      e_.fail("dropping a purged page", err);
+      return false;
+    }
+    return true;
+  }
+
+  // Drops the slots' pages. The staging area is unregistered around the madvise: on a
+  // registered range MADV_DONTNEED raises a REMOVE event and waits for the fault thread to
+  // read it, while the fault thread may be waiting for staging_lock_, which we hold.
+  void empty_slots(uint32_t staged) {
+    size_t len = Engine::kBatchPages * kPageSize;
+    int err = e_.uffd_.unregister(e_.staging_, len);
+    if (err == 0) {
+      madvise(e_.staging_, staged * kPageSize, MADV_DONTNEED);
+      err = e_.uffd_.register_missing(e_.staging_, len);
+    }
+    if (err != 0) e_.fail("re-registering the staging area", err);
+  }
+
+  Engine& e_;
+  codec::PageCodec codec_;
+  char* blob_ = nullptr;
+  uint64_t* pagemap_ = nullptr;
+  int pagemap_fd_ = -1;
+  size_t max_blob_ = 0;
+  Slot slots_[Engine::kBatchPages];
+  uint32_t count_ = 0;
+};
+
+void sleep_ms(long ms) {
+  timespec ts{ms / 1000, (ms % 1000) * 1000000};
+  nanosleep(&ts, nullptr);
+}
+
+}  // namespace
+
+void* reclaimer_main(void* arg) {
+  Engine& e = *static_cast<Engine*>(arg);
+  // Metadata memory: libtmc's threads never use malloc (design invariant 4). A new one per
+  // start, so a forked child reopens its own /proc/self/pagemap.
+  void* memory = base::meta_alloc(sizeof(Reclaimer));
+  if (memory == nullptr) return nullptr;
+  auto* reclaimer = new (memory) Reclaimer(e);
+  if (!reclaimer->init()) {
+    log::warn().str("the reclaimer could not set up its codec; nothing will be compressed").flush();
+    return nullptr;
+  }
+  uint64_t cpu_reported = platform::thread_cpu_ns();
+  uint32_t passes = 0;
+  while (!e.failed_.load(std::memory_order_relaxed)) {
+    uint64_t evicted = reclaimer->pass();
+    e.epoch_.fetch_add(1, std::memory_order_relaxed);
+    if (++passes % 16 == 0) {
+      pthread_mutex_lock(&e.reclaim_lock_);
+      {
+        SpinLockGuard guard(e.pool_lock_);
+        e.pool_.compact();
+      }
+      pthread_mutex_unlock(&e.reclaim_lock_);
+    }
+    uint64_t cpu = platform::thread_cpu_ns();
+    e.cpu_ns_.fetch_add(cpu - cpu_reported, std::memory_order_relaxed);
+    cpu_reported = cpu;
+    // With a cold age, one pass per epoch (a second); with none, as fast as there is work.
+    if (control::option(control::OptionId::cold_age) != 0) sleep_ms(1000);
+    else if (evicted == 0) sleep_ms(20);
+  }
+  return nullptr;
+}
+
+}  // namespace tmc::reclaim
