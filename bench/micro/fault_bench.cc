@@ -1,0 +1,368 @@
+// The fault and eviction paths of libtmc, next to their floors, measured in one run:
+//
+//   fault/tmc/P        an evicted (compressed) heap page touched until the thread resumes:
+//                      userfaultfd wake-up, blob lookup, decompress, UFFDIO_COPY, wake
+//   fault/bare/P       the bare userfaultfd round trip: a MISSING fault on a private range
+//                      served by this benchmark's own thread with UFFDIO_COPY of a ready page
+//   decompress         the codec's decompress of the same kind of pages (PageCodec)
+//   compress           the codec's compress of the same pages, with the reclaimer's 25% limit
+//   evict              libtmc's background CPU per page while it evicts a freshly written
+//                      buffer (reclaimer: pagemap scan, UFFDIO_MOVE, compress, pool store)
+//
+// P is where the serving thread runs relative to the faulting one: "any" (the scheduler
+// decides), "same" (both pinned to CPU 0), "cross" (faulter on CPU 0, server on CPU 1). For
+// libtmc the server is its fault thread (tmc-fault), pinned from here for the variant.
+// Every fault benchmark reports p50_ns and p99_ns of the individual round trips as counters
+// (the Google Benchmark time is their mean).
+//
+// It must run under the preload with a short cold age, in the codec to measure:
+//   TMC_COLD_AGE=1s TMC_CODEC=lz4 LD_PRELOAD=build/libtmc.so build/bench/bench_fault
+// bench/run_fault.sh does that for lz4 and zstd and writes bench/results/fault.md.
+#include <benchmark/benchmark.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../../tests/unit/codec/sample_pages.h"
+#include "codec/codec.h"
+#include "tmc/tmc.h"
+
+// Not linked to libtmc: its API comes from the preload when there is one.
+#pragma weak tmc_is_active
+#pragma weak tmc_stats_get
+
+namespace {
+
+namespace samples = tmc::codec::testing;
+using tmc::codec::kPageSize;
+
+constexpr size_t kFaultPages = 8192;    // per fault variant
+constexpr size_t kEvictPages = 16384;   // 64 MiB for the eviction-cost run
+constexpr size_t kMaxBlob = kPageSize * 3 / 4;  // TMC_MIN_SAVING=25%, as the reclaimer uses
+constexpr int kPlacements = 3;
+const char* const kPlacementName[kPlacements] = {"any", "same", "cross"};
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void fill_realistic(char* buf, size_t pages, uint64_t seed) {
+  for (size_t i = 0; i < pages; ++i) {
+    samples::make_sample_page(samples::kAllSampleKinds[i % 4], seed + i,
+                              reinterpret_cast<unsigned char*>(buf + i * kPageSize));
+  }
+}
+
+bool tmc_active() { return tmc_is_active != nullptr && tmc_is_active() != 0; }
+bool read_stats(tmc_stats* s) { return tmc_active() && tmc_stats_get(s) == 0; }
+
+bool resident(const void* page) {
+  unsigned char v = 0;
+  mincore(const_cast<void*>(page), kPageSize, &v);
+  return (v & 1) != 0;
+}
+
+size_t count_nonresident(const char* buf, size_t pages) {
+  std::vector<unsigned char> v(pages);
+  if (mincore(const_cast<char*>(buf), pages * kPageSize, v.data()) != 0) return 0;
+  size_t n = 0;
+  for (unsigned char b : v) n += (b & 1) == 0;
+  return n;
+}
+
+// Waits until at least `want` of the pages are out of RSS; false after timeout_s.
+bool wait_evicted(const char* buf, size_t pages, size_t want, int timeout_s) {
+  uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_s) * 1000000000ull;
+  while (count_nonresident(buf, pages) < want) {
+    if (getenv("FB_DEBUG")) { struct tmc_stats st{}; read_stats(&st); fprintf(stderr, "nonres %zu evictions %lu compressed %lu\n", count_nonresident(buf, pages), (unsigned long)st.evictions, (unsigned long)st.compressed_pages); }
+    if (now_ns() > deadline) return false;
+    usleep(50000);
+  }
+  return true;
+}
+
+
+void pin_thread(pid_t tid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu < 0) {
+    for (int c = 0; c < CPU_SETSIZE && c < static_cast<int>(std::thread::hardware_concurrency()); ++c) CPU_SET(c, &set);
+  } else {
+    CPU_SET(cpu, &set);
+  }
+  sched_setaffinity(tid, sizeof(set), &set);
+}
+
+pid_t find_thread(const char* name) {
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return 0;
+  pid_t found = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char path[300], comm[32] = {};
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, comm, sizeof(comm) - 1);
+    close(fd);
+    if (n > 0 && strncmp(comm, name, strlen(name)) == 0) found = atoi(e->d_name);
+  }
+  closedir(d);
+  return found;
+}
+
+// Sets the faulting (this) thread and the server thread to placement p; -1 = unpinned.
+void place(int p, pid_t server) {
+  int me = p == 0 ? -1 : 0;
+  int srv = p == 0 ? -1 : (p == 1 ? 0 : 1);
+  pin_thread(0, me);
+  if (server > 0) pin_thread(server, srv);
+}
+
+void report(benchmark::State& state, std::vector<uint64_t>& ns) {
+  if (ns.empty()) return;
+  std::sort(ns.begin(), ns.end());
+  state.counters["p50_ns"] = static_cast<double>(ns[ns.size() / 2]);
+  state.counters["p99_ns"] = static_cast<double>(ns[ns.size() * 99 / 100]);
+  state.counters["samples"] = static_cast<double>(ns.size());
+}
+
+// ---- libtmc's fault round trip ------------------------------------------------------------
+
+void BM_FaultTmc(benchmark::State& state) {
+  const int placement = static_cast<int>(state.range(0));
+  if (!tmc_active()) {
+    state.SkipWithError("libtmc is not preloaded and active (see the header of this file)");
+    return;
+  }
+  pid_t server = find_thread("tmc-fault");
+  if (server == 0) {
+    state.SkipWithError("no tmc-fault thread: compression is off (TMC_COMPRESS, privileges?)");
+    return;
+  }
+  char* buf = static_cast<char*>(aligned_alloc(kPageSize, kFaultPages * kPageSize));
+  fill_realistic(buf, kFaultPages, 7000 + static_cast<uint64_t>(placement) * kFaultPages);
+  if (!wait_evicted(buf, kFaultPages, kFaultPages / 2, 60)) {
+    state.SkipWithError("pages were not evicted within 60 s (is TMC_COLD_AGE short?)");
+    free(buf);
+    return;
+  }
+  place(placement, server);
+  std::vector<uint64_t> ns;
+  ns.reserve(kFaultPages);
+  size_t next = 0;
+  for (auto _ : state) {
+    while (next < kFaultPages && resident(buf + next * kPageSize)) ++next;
+    if (next == kFaultPages) {
+      state.SkipWithError("ran out of evicted pages");
+      break;
+    }
+    volatile char* p = buf + next * kPageSize;
+    uint64_t t0 = now_ns();
+    (void)*p;
+    uint64_t dt = now_ns() - t0;
+    ns.push_back(dt);
+    state.SetIterationTime(static_cast<double>(dt) * 1e-9);
+    ++next;
+  }
+  place(0, server);
+  report(state, ns);
+  free(buf);
+}
+BENCHMARK(BM_FaultTmc)->Name("fault/tmc")->ArgName("placement")->DenseRange(0, kPlacements - 1)
+    ->Iterations(3000)->UseManualTime();
+
+// ---- the bare userfaultfd round trip -------------------------------------------------------
+
+struct BareServer {
+  int uffd = -1;
+  char* ready = nullptr;  // a page of realistic bytes, copied in for every fault
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+
+  static void* main(void* arg) {
+    auto* s = static_cast<BareServer*>(arg);
+    s->tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+    while (!s->stop.load(std::memory_order_relaxed)) {
+      pollfd p{s->uffd, POLLIN, 0};
+      if (poll(&p, 1, 100) != 1) continue;
+      uffd_msg msg;
+      if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT) continue;
+      uffdio_copy c{};
+      c.dst = msg.arg.pagefault.address & ~(kPageSize - 1);
+      c.src = reinterpret_cast<uintptr_t>(s->ready);
+      c.len = kPageSize;
+      ioctl(s->uffd, UFFDIO_COPY, &c);
+    }
+    return nullptr;
+  }
+};
+
+void BM_FaultBare(benchmark::State& state) {
+  const int placement = static_cast<int>(state.range(0));
+  BareServer s;
+  s.uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  uffdio_api api{UFFD_API, 0, 0};
+  if (s.uffd < 0 || ioctl(s.uffd, UFFDIO_API, &api) != 0) {
+    state.SkipWithError("userfaultfd unavailable");
+    return;
+  }
+  size_t len = kFaultPages * kPageSize;
+  char* area = static_cast<char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  s.ready = static_cast<char*>(mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  fill_realistic(s.ready, 1, 1);
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uintptr_t>(area);
+  reg.range.len = len;
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (ioctl(s.uffd, UFFDIO_REGISTER, &reg) != 0) {
+    state.SkipWithError("UFFDIO_REGISTER failed");
+    return;
+  }
+  pthread_t thread;
+  pthread_create(&thread, nullptr, BareServer::main, &s);
+  while (s.tid.load() == 0) usleep(1000);
+  place(placement, s.tid.load());
+  std::vector<uint64_t> ns;
+  ns.reserve(kFaultPages);
+  size_t next = 0;
+  for (auto _ : state) {
+    if (next == kFaultPages) {
+      state.SkipWithError("ran out of pages");
+      break;
+    }
+    volatile char* p = area + next++ * kPageSize;
+    uint64_t t0 = now_ns();
+    (void)*p;
+    uint64_t dt = now_ns() - t0;
+    ns.push_back(dt);
+    state.SetIterationTime(static_cast<double>(dt) * 1e-9);
+  }
+  place(0, 0);
+  s.stop.store(true);
+  pthread_join(thread, nullptr);
+  munmap(area, len);
+  munmap(s.ready, kPageSize);
+  close(s.uffd);
+  report(state, ns);
+}
+BENCHMARK(BM_FaultBare)->Name("fault/bare")->ArgName("placement")->DenseRange(0, kPlacements - 1)
+    ->Iterations(3000)->UseManualTime();
+
+// ---- the codec on the same pages ------------------------------------------------------------
+
+tmc::codec::CodecKind env_codec(int* level) {
+  const char* c = getenv("TMC_CODEC");
+  const char* l = getenv("TMC_ZSTD_LEVEL");
+  *level = l != nullptr ? atoi(l) : 1;
+  return c != nullptr && strcmp(c, "zstd") == 0 ? tmc::codec::CodecKind::kZstd : tmc::codec::CodecKind::kLz4;
+}
+
+struct CodedPages {
+  std::vector<char> pages;
+  std::vector<std::vector<char>> blobs;
+};
+
+CodedPages code_pages(tmc::codec::PageCodec& codec, size_t n) {
+  CodedPages c;
+  c.pages.resize(n * kPageSize);
+  fill_realistic(c.pages.data(), n, 7000);
+  std::vector<char> out(2 * kPageSize);
+  for (size_t i = 0; i < n; ++i) {
+    tmc::codec::Encoded e = codec.encode(c.pages.data() + i * kPageSize, out.data(), out.size(), kPageSize);
+    if (e.kind == tmc::codec::Encoded::Kind::kCompressed) c.blobs.emplace_back(out.data(), out.data() + e.size);
+  }
+  return c;
+}
+
+void BM_Decompress(benchmark::State& state) {
+  int level = 1;
+  tmc::codec::CodecKind kind = env_codec(&level);
+  tmc::codec::PageCodec codec;
+  if (!codec.init(kind, level)) {
+    state.SkipWithError("codec init failed");
+    return;
+  }
+  CodedPages c = code_pages(codec, 256);
+  std::vector<char> page(kPageSize);
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto& b = c.blobs[i++ % c.blobs.size()];
+    benchmark::DoNotOptimize(codec.decode(b.data(), static_cast<uint32_t>(b.size()), page.data()));
+  }
+  state.SetLabel(codec.name());
+}
+BENCHMARK(BM_Decompress)->Name("decompress");
+
+void BM_Compress(benchmark::State& state) {
+  int level = 1;
+  tmc::codec::CodecKind kind = env_codec(&level);
+  tmc::codec::PageCodec codec;
+  if (!codec.init(kind, level)) {
+    state.SkipWithError("codec init failed");
+    return;
+  }
+  std::vector<char> pages(256 * kPageSize), out(2 * kPageSize);
+  fill_realistic(pages.data(), 256, 7000);
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(codec.encode(pages.data() + (i++ % 256) * kPageSize, out.data(), out.size(), kMaxBlob));
+  }
+  state.SetLabel(codec.name());
+}
+BENCHMARK(BM_Compress)->Name("compress");
+
+// ---- libtmc's eviction cost ------------------------------------------------------------------
+
+void BM_Evict(benchmark::State& state) {
+  struct tmc_stats before{}, after{};
+  if (!read_stats(&before)) {
+    state.SkipWithError("libtmc is not preloaded and active");
+    return;
+  }
+  uint64_t pages = 0, cpu = 0, wall = 0;
+  for (auto _ : state) {
+    char* buf = static_cast<char*>(aligned_alloc(kPageSize, kEvictPages * kPageSize));
+    fill_realistic(buf, kEvictPages, 90000);
+    read_stats(&before);
+    uint64_t t0 = now_ns();
+    bool ok = wait_evicted(buf, kEvictPages, kEvictPages / 2, 120);
+    wall += now_ns() - t0;
+    read_stats(&after);
+    if (!ok) {
+      state.SkipWithError("half the buffer was not evicted within 120 s");
+      free(buf);
+      return;
+    }
+    pages += after.evictions - before.evictions;
+    cpu += after.cpu_ns_background - before.cpu_ns_background;
+    free(buf);
+  }
+  state.counters["pages"] = static_cast<double>(pages);
+  state.counters["cpu_ns_per_page"] = pages ? static_cast<double>(cpu) / static_cast<double>(pages) : 0;
+  state.counters["pages_per_cpu_s"] = cpu ? static_cast<double>(pages) * 1e9 / static_cast<double>(cpu) : 0;
+}
+BENCHMARK(BM_Evict)->Name("evict")->Iterations(2)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
