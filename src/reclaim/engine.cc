@@ -152,6 +152,20 @@ bool Engine::start(heap::RegionSet* regions) {
   return true;
 }
 
+void Engine::add_own_thread(int32_t tid) {
+  for (auto& slot : own_tids_) {
+    int32_t none = 0;
+    if (slot.compare_exchange_strong(none, tid)) return;
+  }
+}
+
+bool Engine::is_own_thread(int32_t tid) const {
+  if (tid == 0) return false;
+  for (const auto& slot : own_tids_)
+    if (slot.load(std::memory_order_relaxed) == tid) return true;
+  return false;
+}
+
 void Engine::before_purge() {
   if (running()) pthread_mutex_lock(&reclaim_lock_);
 }
@@ -203,6 +217,7 @@ void Engine::postfork_child() {
   pool_lock_.reset_after_fork();
   staging_lock_.reset_after_fork();
   pool_.reset_after_fork();
+  for (auto& slot : own_tids_) slot.store(0, std::memory_order_relaxed);
   fork_gate_.store(false, std::memory_order_relaxed);
   pthread_mutex_init(&reclaim_lock_, nullptr);
   pthread_mutex_init(&g_fork_lock, nullptr);
@@ -238,6 +253,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->fault_ns_p50 = fault_latency_.percentile(0.50);
   out->fault_ns_p99 = fault_latency_.percentile(0.99);
   out->cpu_ns_background += cpu_ns_.load(std::memory_order_relaxed);
+  out->self_faults = self_faults_.load(std::memory_order_relaxed);
 }
 
 }  // namespace tmc::reclaim

@@ -76,7 +76,16 @@ class Engine {
   std::atomic<int> fork_socket_{-1};
   std::atomic<bool> fork_gate_{false};  // while set, the fault thread defers work needing locks
 
+  // Kernel thread ids of libtmc's own threads that could touch managed memory by mistake (the
+  // reclaimer, the background thread); a fault from one of them is a bug (invariant 4),
+  // counted in self_faults. (A fault by the fault thread itself could never be served.)
+  static constexpr int kOwnThreads = 4;
+  std::atomic<int32_t> own_tids_[kOwnThreads] = {};
+  void add_own_thread(int32_t tid);
+  bool is_own_thread(int32_t tid) const;
+
   // Counters.
+  std::atomic<uint64_t> self_faults_{0};
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
       compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};
   LatencyHistogram fault_latency_;

@@ -307,6 +307,7 @@ void sleep_ms(long ms) {
 
 void* reclaimer_main(void* arg) {
   Engine& e = *static_cast<Engine*>(arg);
+  e.add_own_thread(static_cast<int32_t>(gettid()));
   // Metadata memory: libtmc's threads never use malloc (design invariant 4). A new one per
   // start, so a forked child reopens its own /proc/self/pagemap.
   void* memory = base::meta_alloc(sizeof(Reclaimer));

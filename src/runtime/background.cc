@@ -15,6 +15,7 @@
 #include "control/options.h"
 #include "control/stats.h"
 #include "platform/proc_fs.h"
+#include "reclaim/engine.h"
 #include "runtime/runtime.h"
 #include "tmc/ctl_protocol.h"
 
@@ -105,6 +106,7 @@ void open_control_socket() {
 }
 
 void* background_main(void*) {
+  reclaim::engine().add_own_thread(static_cast<int32_t>(gettid()));
   uint64_t cpu_reported = 0;
   uint64_t next_stats = 0;
   for (;;) {
