@@ -132,9 +132,9 @@ bool Engine::start(heap::RegionSet* regions) {
     log::warn().str(why).str(" (").str(strerror(err)).str("); running as a plain allocator, nothing is compressed").flush();
     return false;
   }
-  void* staging = mmap(nullptr, kBatchPages * heap::kPageSize, PROT_READ | PROT_WRITE,
+  void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (staging == MAP_FAILED || uffd_.register_missing(staging, kBatchPages * heap::kPageSize) != 0) {
+  if (staging == MAP_FAILED || uffd_.register_missing(staging, kStagingSlots * heap::kPageSize) != 0) {
     log::warn().str("cannot set up the staging area; running as a plain allocator").flush();
     uffd_.close();
     return false;

@@ -58,12 +58,15 @@ class Engine {
   void fill_stats(tmc_stats* out) const;
 
   // --- shared with the two threads ------------------------------------------------------
-  static constexpr uint32_t kBatchPages = 64;  // staging slots; one reclaimer batch
+  static constexpr uint32_t kBatchPages = 64;  // one reclaimer batch
+  // Staging slots: batches take consecutive slots of a ring, which is emptied (three system
+  // calls that take the address-space lock for writing) only when it wraps.
+  static constexpr uint32_t kStagingSlots = 8 * kBatchPages;
 
   heap::RegionSet* regions_ = nullptr;
   platform::Uffd uffd_;
   pool::Pool pool_;
-  char* staging_ = nullptr;  // kBatchPages registered pages owned by the reclaimer
+  char* staging_ = nullptr;  // kStagingSlots registered pages owned by the reclaimer
   std::atomic<uint32_t> epoch_{1};  // reclaimer passes; a page's age is measured in these
   std::atomic<bool> running_{false};
   std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)

@@ -4,10 +4,12 @@
 //   1. MOVE:   CAS Resident→Evicting, UFFDIO_MOVE the page into a staging slot, → Staged.
 //              After the move the application's page is gone: a touch faults and the fault
 //              thread copies the page back from the slot. No write can be lost (invariant 1).
+//              Runs of contiguous pages move with one UFFDIO_MOVE.
 //   2. ENCODE: same-filled? compress (lz4/zstd); too little saving → put back.
 //   3. COMMIT: under staging_lock_, CAS Staged→Compressed|SameFilled, or move the page back;
 //              a failed CAS means the page was faulted back or purged meanwhile, and the
-//              blob is dropped. Then the slots are emptied (MADV_DONTNEED).
+//              blob is dropped. The slots are emptied (MADV_DONTNEED) when the ring of
+//              staging slots wraps.
 //
 // Which pages are candidates: present and mapped by this process alone (pagemap), in the
 // part of a region jemalloc has used, Resident, and not faulted back for the cold age.
@@ -137,7 +139,7 @@ class Reclaimer {
   uint64_t evict_batch(const heap::RegionView& v, uintptr_t block, uint32_t now) {
     pthread_mutex_lock(&e_.reclaim_lock_);
     uint64_t done = 0;
-    if (ensure_registered(v, block)) {
+    if (!e_.failed_.load() && ensure_registered(v, block) && make_room()) {
       uint32_t staged = move_out(now);
       encode(staged);
       done = commit(staged, now);
@@ -156,28 +158,47 @@ class Reclaimer {
   }
 
   // Step 1. Slots that could not be moved are dropped from the batch; a page purged while it
-  // was moved leaves a dead slot (entry == nullptr) whose bytes are dropped with the slots.
+  // was moved leaves a dead slot (entry == nullptr) whose bytes are dropped with the ring.
+  // Returns the number of staged slots, first_slot_ onwards.
   uint32_t move_out(uint32_t now) {
     uint32_t staged = 0;
-    for (uint32_t i = 0; i < count_; ++i) {
-      Slot s = slots_[i];
-      PageWord evicting = PageWord::make(PageState::kEvicting, now, 0);
-      if (!s.entry->cas(s.staged, evicting)) continue;  // changed since the scan
-      char* slot = e_.staging_ + staged * kPageSize;
-      size_t moved = 0;
-      int err = e_.uffd_.move(slot, reinterpret_cast<void*>(s.page), kPageSize, false, &moved);
-      if (err != 0) {
-        // ENOENT: purged since the scan; EBUSY: shared or pinned; EAGAIN: an address-space
-        // event is pending. The page stays where it is.
-        leave_evicting(s.entry, evicting, PageWord{s.staged.raw});
-        if (err == EBUSY) e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
-        else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
+    PageWord evicting = PageWord::make(PageState::kEvicting, now, 0);
+    for (uint32_t i = 0; i < count_;) {
+      // A run: consecutive candidates at consecutive addresses that we now own.
+      uint32_t run = 0;
+      while (i + run < count_ && (run == 0 || slots_[i + run].page == slots_[i].page + run * kPageSize)) {
+        Slot& s = slots_[i + run];
+        if (!s.entry->cas(s.staged, evicting)) break;  // changed since the scan
+        ++run;
+      }
+      if (run == 0) {
+        ++i;
         continue;
       }
-      PageWord staged_word = PageWord::make(PageState::kStaged, now, staged);
-      if (!leave_evicting(s.entry, evicting, staged_word)) s.entry = nullptr;  // purged: dead slot
-      s.staged = staged_word;
-      slots_[staged++] = s;
+      uint32_t slot = first_slot_ + staged;
+      size_t moved = 0;
+      int err = e_.uffd_.move(e_.staging_ + slot * kPageSize, reinterpret_cast<void*>(slots_[i].page),
+                              run * kPageSize, false, &moved);
+      uint32_t done = static_cast<uint32_t>(moved / kPageSize);
+      for (uint32_t k = 0; k < done; ++k) {
+        Slot s = slots_[i + k];
+        PageWord staged_word = PageWord::make(PageState::kStaged, now, slot + k);
+        if (!leave_evicting(s.entry, evicting, staged_word)) s.entry = nullptr;  // purged: dead
+        s.staged = staged_word;
+        slots_[staged++] = s;
+      }
+      // The rest of the run stays where it is. ENOENT: purged since the scan; EBUSY: shared
+      // or pinned; EAGAIN: an address-space event is pending. The page after the moved ones
+      // is the one that failed; those after it are tried again in the next run.
+      for (uint32_t k = done; k < run; ++k) leave_evicting(slots_[i + k].entry, evicting, slots_[i + k].staged);
+      if (err != 0) {
+        if (err == EBUSY) e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
+        else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
+        if (err == EAGAIN) break;  // the rest of the batch waits for the next pass
+        i += done + 1;
+      } else {
+        i += run;
+      }
     }
     return staged;
   }
@@ -186,7 +207,7 @@ class Reclaimer {
   void encode(uint32_t staged) {
     for (uint32_t i = 0; i < staged; ++i) {
       Slot& s = slots_[i];
-      s.encoded = codec_.encode(e_.staging_ + i * kPageSize, blob_, 2 * kPageSize, max_blob_);
+      s.encoded = codec_.encode(e_.staging_ + (first_slot_ + i) * kPageSize, blob_, 2 * kPageSize, max_blob_);
       s.handle = 0;
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
         s.handle = e_.pool_.store(blob_, s.encoded.size);
@@ -225,14 +246,14 @@ class Reclaimer {
           }
           break;
         case codec::Encoded::Kind::kIncompressible:
-          ok = move_back(s, i, now);
+          ok = move_back(s, first_slot_ + i, now);
           break;
       }
     }
     e_.evictions_.fetch_add(done, std::memory_order_relaxed);
     // After a failure, slots still referenced by a Staged page must keep their bytes: the
-    // fault thread serves those pages from them from now on.
-    if (ok && !e_.failed_.load() && staged > 0) empty_slots(staged);
+    // fault thread serves those pages from them from now on (the ring is never emptied).
+    first_slot_ += staged;
     return done;
   }
 
@@ -275,17 +296,25 @@ class Reclaimer {
     return true;
   }
 
-  // Drops the slots' pages. The staging area is unregistered around the madvise: on a
-  // registered range MADV_DONTNEED raises a REMOVE event and waits for the fault thread to
-  // read it, while the fault thread may be waiting for staging_lock_, which we hold.
-  void empty_slots(uint32_t staged) {
-    size_t len = Engine::kBatchPages * kPageSize;
+  // Empties the ring of staging slots when the next batch might not fit. The staging area
+  // is unregistered around the madvise: on a registered range MADV_DONTNEED raises a REMOVE
+  // event and waits for the fault thread to read it, while the fault thread may be waiting
+  // for a lock the reclaimer holds. Called with reclaim_lock_ held, between batches (no
+  // slot is referenced by a page state then).
+  bool make_room() {
+    if (first_slot_ + Engine::kBatchPages <= Engine::kStagingSlots) return true;
+    size_t len = Engine::kStagingSlots * kPageSize;
     int err = e_.uffd_.unregister(e_.staging_, len);
     if (err == 0) {
-      madvise(e_.staging_, staged * kPageSize, MADV_DONTNEED);
+      madvise(e_.staging_, first_slot_ * kPageSize, MADV_DONTNEED);
       err = e_.uffd_.register_missing(e_.staging_, len);
     }
-    if (err != 0) e_.fail("re-registering the staging area", err);
+    if (err != 0) {
+      e_.fail("re-registering the staging area", err);
+      return false;
+    }
+    first_slot_ = 0;
+    return true;
   }
 
   Engine& e_;
@@ -296,6 +325,7 @@ class Reclaimer {
   size_t max_blob_ = 0;
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
+  uint32_t first_slot_ = 0;  // the ring's next free slot
 };
 
 void sleep_ms(long ms) {
