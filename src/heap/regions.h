@@ -28,7 +28,7 @@ struct RegionView {
   uintptr_t end;
   uintptr_t frontier;             // [base, frontier) has been handed to jemalloc at least once
   PageEntry* pages;               // one entry per OS page
-  std::atomic<uint8_t>* blocks;   // per kBlockSize block: 1 once registered with userfaultfd
+  std::atomic<uint8_t>* blocks;   // per kBlockSize block: the reclaimer's flags (reclaimer.cc)
 };
 
 struct RegionTotals {

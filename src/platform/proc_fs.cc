@@ -23,6 +23,21 @@ long read_small_file(const char* path, char* buf, size_t size) {
   return static_cast<long>(total);
 }
 
+uint64_t process_locked_bytes() {
+  char buf[4096];
+  if (read_small_file("/proc/self/status", buf, sizeof(buf)) <= 0) return 0;
+  for (const char* p = buf; *p; ++p) {
+    if ((p == buf || p[-1] == '\n') && p[0] == 'V' && p[1] == 'm' && p[2] == 'L' && p[3] == 'c' && p[4] == 'k' && p[5] == ':') {
+      p += 6;
+      while (*p == ' ' || *p == '\t') ++p;
+      uint64_t kb = 0;
+      while (*p >= '0' && *p <= '9') kb = kb * 10 + static_cast<uint64_t>(*p++ - '0');
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
 uint64_t process_rss_bytes() {
   char buf[128];
   if (read_small_file("/proc/self/statm", buf, sizeof(buf)) <= 0) return 0;

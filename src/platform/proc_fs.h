@@ -14,6 +14,9 @@ long read_small_file(const char* path, char* buf, size_t size);
 // Resident set size of this process in bytes (from /proc/self/statm), 0 on error.
 uint64_t process_rss_bytes();
 
+// Bytes of this process locked in memory (VmLck of /proc/self/status), 0 on error.
+uint64_t process_locked_bytes();
+
 // CPU time consumed by the calling thread, in nanoseconds.
 uint64_t thread_cpu_ns();
 

@@ -70,6 +70,7 @@ class Engine {
   std::atomic<uint32_t> epoch_{1};  // reclaimer passes; a page's age is measured in these
   std::atomic<bool> running_{false};
   std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)
+  std::atomic<bool> locked_seen_{false};  // mlock()ed heap memory was met (logged once)
 
   pthread_mutex_t reclaim_lock_ = PTHREAD_MUTEX_INITIALIZER;
   SpinLock staging_lock_;

@@ -45,6 +45,9 @@ constexpr uint64_t kPagemapPresent = 1ull << 63;
 // again (with a cold age it waits one cold age).
 constexpr uint32_t kIncompressibleRetryPasses = 64;
 constexpr uint64_t kPagemapExclusive = 1ull << 56;
+// Block flags (RegionView::blocks).
+constexpr uint8_t kBlockRegistered = 1;  // registered with userfaultfd
+constexpr uint8_t kBlockLocked = 2;      // holds mlock()ed memory: never evicted
 
 struct Slot {
   uintptr_t page;
@@ -124,7 +127,9 @@ class Reclaimer {
 
   bool ensure_registered(const heap::RegionView& v, uintptr_t block) {
     auto& flag = v.blocks[(block - v.base) / heap::kBlockSize];
-    if (flag.load(std::memory_order_acquire)) return true;
+    uint8_t f = flag.load(std::memory_order_acquire);
+    if (f == kBlockLocked) return false;
+    if (f == kBlockRegistered) return true;
     // Moving a 4 KiB page out of a transparent huge page would split it anyway.
     madvise(reinterpret_cast<void*>(block), heap::kBlockSize, MADV_NOHUGEPAGE);
     int err = e_.uffd_.register_missing(reinterpret_cast<void*>(block), heap::kBlockSize);
@@ -132,7 +137,7 @@ class Reclaimer {
       e_.fail("registering a heap block with userfaultfd", err);
       return false;
     }
-    flag.store(1, std::memory_order_release);
+    flag.store(kBlockRegistered, std::memory_order_release);
     return true;
   }
 
@@ -140,9 +145,15 @@ class Reclaimer {
     pthread_mutex_lock(&e_.reclaim_lock_);
     uint64_t done = 0;
     if (!e_.failed_.load() && ensure_registered(v, block) && make_room()) {
+      locked_block_ = false;
       uint32_t staged = move_out(now);
       encode(staged);
       done = commit(staged, now);
+      if (locked_block_) {
+        v.blocks[(block - v.base) / heap::kBlockSize].store(kBlockLocked, std::memory_order_release);
+        if (!e_.locked_seen_.exchange(true))
+          log::info().str("memory locked with mlock stays resident; libtmc leaves it alone").flush();
+      }
     }
     pthread_mutex_unlock(&e_.reclaim_lock_);
     return done;
@@ -192,6 +203,12 @@ class Reclaimer {
       // is the one that failed; those after it are tried again in the next run.
       for (uint32_t k = done; k < run; ++k) leave_evicting(slots_[i + k].entry, evicting, slots_[i + k].staged);
       if (err != 0) {
+        if (err == EINVAL && platform::process_locked_bytes() != 0) {
+          // mlock()ed memory (the kernel refuses to move it) stays resident: the block is
+          // left alone from now on.
+          locked_block_ = true;
+          break;
+        }
         if (err == EBUSY) e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
         else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
         if (err == EAGAIN) break;  // the rest of the batch waits for the next pass
@@ -326,6 +343,7 @@ class Reclaimer {
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
   uint32_t first_slot_ = 0;  // the ring's next free slot
+  bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
 };
 
 void sleep_ms(long ms) {
