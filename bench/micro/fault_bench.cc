@@ -2,6 +2,8 @@
 //
 //   fault/tmc/P        an evicted (compressed) heap page touched until the thread resumes:
 //                      userfaultfd wake-up, blob lookup, decompress, UFFDIO_COPY, wake
+//   scan/tmc           every page of an evicted buffer read in order: faults plus the pages
+//                      fault-around brings back ahead (ns per page)
 //   fault/bare/P       the bare userfaultfd round trip: a MISSING fault on a private range
 //                      served by this benchmark's own thread with UFFDIO_COPY of a ready page
 //   decompress         the codec's decompress of the same kind of pages (PageCodec)
@@ -220,20 +222,26 @@ void BM_FaultTmc(benchmark::State& state) {
   place(placement, server);
   std::vector<uint64_t> ns;
   ns.reserve(kFaultPages);
-  size_t next = 0;
+  // Pages in a stride of 17 (never two neighbours in a row), so that every touch is a fault
+  // of its own and fault-around, which follows sequential runs, never serves one.
+  size_t visited = 0, idx = 0;
   for (auto _ : state) {
-    while (next < kFaultPages && resident(buf + next * kPageSize)) ++next;
-    if (next == kFaultPages) {
+    while (visited < kFaultPages && resident(buf + idx * kPageSize)) {
+      idx = (idx + 17) % kFaultPages;
+      ++visited;
+    }
+    if (visited >= kFaultPages) {
       state.SkipWithError("ran out of evicted pages");
       break;
     }
-    volatile char* p = buf + next * kPageSize;
+    volatile char* p = buf + idx * kPageSize;
     uint64_t t0 = now_ns();
     (void)*p;
     uint64_t dt = now_ns() - t0;
     ns.push_back(dt);
     state.SetIterationTime(static_cast<double>(dt) * 1e-9);
-    ++next;
+    idx = (idx + 17) % kFaultPages;
+    ++visited;
   }
   place(0, server);
   report(state, ns);
@@ -241,6 +249,37 @@ void BM_FaultTmc(benchmark::State& state) {
 }
 BENCHMARK(BM_FaultTmc)->Name("fault/tmc")->ArgName("placement")->DenseRange(0, kPlacements - 1)
     ->Iterations(3000)->UseManualTime();
+
+// ---- a sequential scan of evicted pages ----------------------------------------------------
+// Reads one byte of every page of an evicted buffer in order, as a forked child writing its
+// snapshot or a scan does; fault-around brings the following pages back ahead.
+
+void BM_ScanTmc(benchmark::State& state) {
+  if (!tmc_active()) {
+    state.SkipWithError("libtmc is not preloaded and active");
+    return;
+  }
+  char* buf = static_cast<char*>(aligned_alloc(kPageSize, kFaultPages * kPageSize));
+  fill_realistic(buf, kFaultPages, 50000, 3);
+  if (!wait_evicted(buf, kFaultPages, kFaultPages * 99 / 100, 60)) {
+    state.SkipWithError("pages were not evicted within 60 s");
+    free(buf);
+    return;
+  }
+  struct tmc_stats before{}, after{};
+  read_stats(&before);
+  uint64_t t0 = now_ns();
+  for (auto _ : state) {
+    for (size_t i = 0; i < kFaultPages; ++i) benchmark::DoNotOptimize(*static_cast<volatile char*>(buf + i * kPageSize));
+  }
+  uint64_t dt = now_ns() - t0;
+  read_stats(&after);
+  state.counters["ns_per_page"] = static_cast<double>(dt) / kFaultPages;
+  state.counters["faults"] = static_cast<double>(after.faults - before.faults);
+  state.counters["ahead"] = static_cast<double>(after.fault_around_pages - before.fault_around_pages);
+  free(buf);
+}
+BENCHMARK(BM_ScanTmc)->Name("scan/tmc")->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // ---- the bare userfaultfd round trip -------------------------------------------------------
 

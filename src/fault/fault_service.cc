@@ -273,6 +273,9 @@ class FaultService {
             e_.pool_.release(w.payload());
             e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
           }
+          bool sequential = page == last_fault_ + kPageSize;
+          last_fault_ = page;
+          if (sequential) fault_around(page, now);  // moves last_fault_ on
           break;
         }
         case PageState::kSameFilled: {
@@ -283,10 +286,38 @@ class FaultService {
           break;
         }
       }
+      if (w.state() != PageState::kCompressed) last_fault_ = page;
       e_.faults_.fetch_add(1, std::memory_order_relaxed);
       if (now - w.epoch() <= e_.cold_age_epochs()) e_.refaults_.fetch_add(1, std::memory_order_relaxed);
       e_.fault_latency_.record(now_ns() - start);
       return Outcome::kDone;
+    }
+  }
+
+  // A fault right after the previous page's looks like a sequential run (a scan, a forked
+  // child writing its snapshot, a large value read): bring back the following compressed
+  // pages too, before they are asked for, each without a wake-up. Stops at the first page
+  // that is not compressed or cannot be installed at once.
+  void fault_around(uintptr_t page, uint32_t now) {
+    for (uint32_t k = 1; k <= kFaultAroundPages; ++k) {
+      uintptr_t next = page + k * kPageSize;
+      PageEntry* entry = e_.regions_->page_entry(next);
+      if (entry == nullptr) return;
+      PageWord w = entry->load();
+      if (w.state() != PageState::kCompressed) return;
+      if (!lock_unless_forking(e_.pool_lock_)) return;
+      uint32_t size = 0;
+      const void* blob = e_.pool_.data(w.payload(), &size);
+      bool ok = blob != nullptr && codec_.decode(blob, size, page_);
+      e_.pool_lock_.unlock();
+      if (!ok) return;  // the fault on it, if one comes, says so
+      if (e_.uffd_.copy(reinterpret_cast<void*>(next), page_, kPageSize, false) != 0) return;
+      if (entry->cas(w, PageWord::make(PageState::kResident, now, 0))) {
+        e_.pool_.release(w.payload());
+        e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
+        e_.fault_around_.fetch_add(1, std::memory_order_relaxed);
+      }
+      last_fault_ = next;
     }
   }
 
@@ -317,11 +348,13 @@ class FaultService {
   }
 
   static constexpr uint32_t kMaxDeferred = 4096;
+  static constexpr uint32_t kFaultAroundPages = 8;
   Engine& e_;
   codec::PageCodec codec_;
   char* page_ = nullptr;
   char* zero_ = nullptr;
   uint64_t spin_ns_ = 0;  // TMC_FAULT_SPIN
+  uintptr_t last_fault_ = 0;  // the last page served (or brought back ahead), for fault_around
   uffd_msg deferred_[kMaxDeferred];  // held back while a fork is in progress
   uint32_t deferred_count_ = 0;
   uffd_msg retry_[kMaxDeferred];  // waiting for pending address-space events (EAGAIN)

@@ -254,6 +254,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->fault_ns_p99 = fault_latency_.percentile(0.99);
   out->cpu_ns_background += cpu_ns_.load(std::memory_order_relaxed);
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
+  out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);
 }
 
 }  // namespace tmc::reclaim

@@ -89,7 +89,7 @@ class Engine {
   bool is_own_thread(int32_t tid) const;
 
   // Counters.
-  std::atomic<uint64_t> self_faults_{0};
+  std::atomic<uint64_t> self_faults_{0}, fault_around_{0};
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
       compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};
   LatencyHistogram fault_latency_;
