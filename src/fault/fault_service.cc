@@ -59,8 +59,12 @@ class FaultService {
     uint32_t rounds = 0;
     for (;;) {
       if (!e_.fork_gate_.load(std::memory_order_acquire) && deferred_count_ > 0) drain_deferred();
-      pollfd p{e_.uffd_.fd(), POLLIN, 0};
-      int n = poll(&p, 1, deferred_count_ + retry_count_ > 0 ? 1 : 200);
+      if (child_.is_open() && e_.stop_child_serve_.load(std::memory_order_acquire)) stop_serving_child();
+      pollfd polls[2] = {{e_.uffd_.fd(), POLLIN, 0}, {child_.fd(), POLLIN, 0}};
+      pollfd& p = polls[0];
+      int timeout = child_.is_open() ? 1 : (deferred_count_ + retry_count_ > 0 ? 1 : 200);
+      int n = poll(polls, child_.is_open() ? 2 : 1, timeout);
+      if (child_.is_open() && (polls[1].revents & POLLIN)) serve_child_messages();
       if (n < 0 && errno != EINTR) {
         e_.fail("poll on userfaultfd", errno);
         return;
@@ -202,9 +206,76 @@ class FaultService {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &child_fd, sizeof(int));
-    if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
+    if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1) {
       log::warn().str("cannot hand the forked child its userfaultfd (").str(strerror(errno)).str(")").flush();
-    close(child_fd);  // the child has its own reference now
+      close(child_fd);
+    } else {
+      // Kept: this thread serves the child's faults until the child's own thread runs.
+      child_.adopt(child_fd, e_.uffd_.features());
+      e_.child_serve_fd_.store(child_fd, std::memory_order_release);
+    }
+    e_.handed_over_.store(true, std::memory_order_release);
+  }
+
+  // A fault of the forked child, before its own fault thread runs: served from this
+  // process's page table and pool, frozen while the fork is in progress, so they hold
+  // exactly the child's memory at fork time. Nothing here is changed: the child's own
+  // copies of the page state and the blob stay as they are (a page the child has back in
+  // place is never faulted on again; its copy of the blob is released when the page is).
+  void serve_child(const uffd_msg& msg) {
+    if (msg.event != UFFD_EVENT_PAGEFAULT) {
+      // Nothing that runs in the child before its fault thread purges or unmaps heap memory;
+      // if something did, the child's copy of the page state would not know.
+      log::warn().str("forked child changed its address space before its fault thread ran (")
+          .str(platform::uffd_event_name(msg.event)).str(")").flush();
+      return;
+    }
+    uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
+    bool write = (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
+    PageEntry* entry = e_.regions_->page_entry(page);
+    PageWord w = entry != nullptr ? entry->load() : PageWord{};
+    const void* src = zero_;
+    switch (w.state()) {
+      case PageState::kCompressed: {
+        uint32_t size = 0;
+        const void* blob = e_.pool_.data(w.payload(), &size);  // no compaction while forking
+        if (blob == nullptr || !codec_.decode(blob, size, page_)) {
+          log::warn().str("corrupt compressed page at ").hex(page).str(" in a forked child; aborting").flush();
+          abort();
+        }
+        src = page_;
+        break;
+      }
+      case PageState::kSameFilled:
+        if (entry->fill != 0) {
+          codec::PageCodec::fill(page_, entry->fill);
+          src = page_;
+        }
+        break;
+      case PageState::kStaged:  // cannot be: the reclaimer is between batches while forking
+        src = e_.staging_ + w.payload() * kPageSize;
+        break;
+      default:  // not evicted: a page that was not there
+        if (!write) {
+          child_.zeropage(reinterpret_cast<void*>(page), kPageSize, true);
+          return;
+        }
+        break;
+    }
+    child_.copy(reinterpret_cast<void*>(page), src, kPageSize, true);
+  }
+
+  void serve_child_messages() {
+    uffd_msg msgs[16];
+    ssize_t got = read(child_.fd(), msgs, sizeof(msgs));
+    for (ssize_t i = 0; i < got / static_cast<ssize_t>(sizeof(uffd_msg)); ++i) serve_child(msgs[i]);
+  }
+
+  void stop_serving_child() {
+    close(child_.fd());
+    child_ = platform::Uffd{};
+    e_.stop_child_serve_.store(false, std::memory_order_relaxed);
+    e_.child_serve_fd_.store(-1, std::memory_order_release);
   }
 
   // Returns 0, EEXIST (already there: woken) or EAGAIN (retry after pending events).
@@ -355,6 +426,7 @@ class FaultService {
   char* zero_ = nullptr;
   uint64_t spin_ns_ = 0;  // TMC_FAULT_SPIN
   uintptr_t last_fault_ = 0;  // the last page served (or brought back ahead), for fault_around
+  platform::Uffd child_;      // a forked child's descriptor while serving its faults
   uffd_msg deferred_[kMaxDeferred];  // held back while a fork is in progress
   uint32_t deferred_count_ = 0;
   uffd_msg retry_[kMaxDeferred];  // waiting for pending address-space events (EAGAIN)
@@ -368,15 +440,17 @@ void* fault_service_main(void* arg) {
   void* memory = base::meta_alloc(sizeof(FaultService));
   if (memory == nullptr) {
     e.fail("allocating the fault service", ENOMEM);
-    return nullptr;
+  } else {
+    auto* service = new (memory) FaultService(e);
+    if (!service->init()) {
+      log::warn().str("the fault thread could not set up its codec").flush();
+      abort();  // pages may already be evicted in a forked child: they could never come back
+    }
+    service->run();
   }
-  auto* service = new (memory) FaultService(e);
-  if (!service->init()) {
-    log::warn().str("the fault thread could not set up its codec").flush();
-    abort();  // pages may already be evicted in a forked child: they could never come back
-  }
-  service->run();
-  return nullptr;
+  // Never exit: glibc's thread exit frees the thread's TLS vector, which lives in the heap
+  // and may be evicted, and an exiting thread's faults are not served.
+  for (;;) pause();
 }
 
 }  // namespace tmc::reclaim

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "base/log.h"
+#include "platform/mm.h"
 
 namespace tmc::heap {
 namespace {
@@ -29,9 +30,26 @@ void* hook_alloc(extent_hooks_t*, void* new_addr, size_t size, size_t alignment,
 // jemalloc's own default on Linux (opt.retain) and keeps regions dense.
 bool hook_dalloc(extent_hooks_t*, void*, size_t, bool, unsigned) { return true; }
 
+std::atomic<void (*)()> g_before_purge{nullptr};
+std::atomic<void (*)()> g_after_purge{nullptr};
+
+// Runs f() between the purge guard's two calls.
+template <typename F>
+auto with_purge_guard(F f) {
+  void (*before)() = g_before_purge.load(std::memory_order_acquire);
+  void (*after)() = g_after_purge.load(std::memory_order_acquire);
+  if (before != nullptr) before();
+  auto result = f();
+  if (after != nullptr) after();
+  return result;
+}
+
 void hook_destroy(extent_hooks_t*, void* addr, size_t size, bool, unsigned) {
   if (g_regions->contains(addr, size)) {
-    g_regions->release(addr, size);
+    with_purge_guard([&] {  // release() purges the range
+      g_regions->release(addr, size);
+      return 0;
+    });
   } else {
     munmap(addr, size);  // an extent jemalloc mapped before our hooks were installed
   }
@@ -41,16 +59,8 @@ void hook_destroy(extent_hooks_t*, void* addr, size_t size, bool, unsigned) {
 bool hook_commit(extent_hooks_t*, void*, size_t, size_t, size_t, unsigned) { return false; }
 bool hook_decommit(extent_hooks_t*, void*, size_t, size_t, size_t, unsigned) { return true; }
 
-std::atomic<void (*)()> g_before_purge{nullptr};
-std::atomic<void (*)()> g_after_purge{nullptr};
-
 bool purge(void* addr, size_t offset, size_t length, int advice) {
-  void (*before)() = g_before_purge.load(std::memory_order_acquire);
-  void (*after)() = g_after_purge.load(std::memory_order_acquire);
-  if (before != nullptr) before();
-  bool failed = madvise(static_cast<char*>(addr) + offset, length, advice) != 0;
-  if (after != nullptr) after();
-  return failed;
+  return guarded_madvise(static_cast<char*>(addr) + offset, length, advice) != 0;
 }
 
 bool hook_purge_lazy(extent_hooks_t*, void* addr, size_t, size_t offset, size_t length, unsigned) {
@@ -162,6 +172,11 @@ void drain_unmanaged_space(unsigned arena) {
 size_t pinned_unmanaged_bytes() { return g_pinned_bytes; }
 
 RegionSet* managed_regions() { return g_regions; }
+
+int guarded_madvise(void* addr, size_t length, int advice) {
+  if (g_regions == nullptr || !g_regions->overlaps(addr, length)) return platform::raw_madvise(addr, length, advice);
+  return with_purge_guard([&] { return platform::raw_madvise(addr, length, advice); });
+}
 
 void set_purge_guard(void (*before)(), void (*after)()) {
   g_after_purge.store(after, std::memory_order_release);

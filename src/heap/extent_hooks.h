@@ -26,6 +26,12 @@ size_t pinned_unmanaged_bytes();
 // eviction engine uses them so no page of a purged range is being evicted meanwhile.
 void set_purge_guard(void (*before)(), void (*after)());
 
+// madvise, inside the purge guard when the range touches the managed heap: jemalloc's purges
+// and the application's own madvise (preload/madvise.cc) both go through it, so no page of
+// a purged range is being evicted meanwhile, and none is moved out between the kernel's
+// REMOVE event and its zap of the range (design invariant 2). Returns madvise's result.
+int guarded_madvise(void* addr, size_t length, int advice);
+
 // The RegionSet the hooks allocate from (null before install).
 RegionSet* managed_regions();
 

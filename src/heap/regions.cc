@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include "base/log.h"
+#include "platform/mm.h"
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
@@ -35,6 +36,15 @@ bool RegionSet::contains(const void* addr, size_t size) const {
   auto a = reinterpret_cast<uintptr_t>(addr);
   int i = find_region(a);
   return i >= 0 && size <= regions_[i].end - a;
+}
+
+bool RegionSet::overlaps(const void* addr, size_t size) const {
+  auto a = reinterpret_cast<uintptr_t>(addr);
+  uintptr_t e = size > UINTPTR_MAX - a ? UINTPTR_MAX : a + size;
+  int n = count_.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i)
+    if (a < regions_[i].end && regions_[i].base < e) return true;
+  return false;
 }
 
 bool RegionSet::same_region(const void* a, const void* b) const {
@@ -146,7 +156,7 @@ void RegionSet::release(void* addr, size_t size) {
   auto a = reinterpret_cast<uintptr_t>(addr);
   size = align_up(size, kPage);
   // Dropped pages read as zero again, which allocate() promises.
-  madvise(addr, size, MADV_DONTNEED);
+  platform::raw_madvise(addr, size, MADV_DONTNEED);
   SpinLockGuard guard(lock_);
   handed_ -= size;
   add_free_range(a, a + size);

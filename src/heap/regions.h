@@ -57,6 +57,8 @@ class RegionSet {
 
   // True if [addr, addr+size) lies inside one managed region. Lock-free.
   bool contains(const void* addr, size_t size = 1) const;
+  // True if [addr, addr+size) shares any byte with a region. Lock-free.
+  bool overlaps(const void* addr, size_t size) const;
   // True if both ranges lie in the same region (jemalloc may merge only those).
   bool same_region(const void* a, const void* b) const;
 

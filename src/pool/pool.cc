@@ -10,6 +10,7 @@
 #include "base/compiler.h"
 #include "base/log.h"
 #include "base/meta_alloc.h"
+#include "platform/mm.h"
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
@@ -195,7 +196,7 @@ Pool::Chunk* Pool::map_chunk_locked() {
   void* p = mmap(nullptr, kChunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
   // The pool accounts for memory page by page; a huge page would hold 2 MiB for one span.
-  madvise(p, kChunkBytes, MADV_NOHUGEPAGE);
+  platform::raw_madvise(p, kChunkBytes, MADV_NOHUGEPAGE);
   name_mapping(p, kChunkBytes, "tmc-pool");
   Chunk* c = spare_chunks_;
   if (c != nullptr) {
@@ -293,7 +294,7 @@ size_t Pool::purge() {
     if (n == 0) break;
     for (int i = 0; i < n; ++i) {
       size_t bytes = size_t{runs[i].pages} * kPageSize;
-      madvise(runs[i].chunk->base + size_t{runs[i].first} * kPageSize, bytes, MADV_DONTNEED);
+      platform::raw_madvise(runs[i].chunk->base + size_t{runs[i].first} * kPageSize, bytes, MADV_DONTNEED);
       purged += bytes;
     }
     SpinLockGuard guard(chunk_lock_);
@@ -346,7 +347,7 @@ std::atomic<bool> g_populate_works{true};
 // fault costs 1.3 to 15 us on the VMs we measured, populating about 1 us a page).
 void populate(void* p, size_t bytes) {
   if (!g_populate_works.load(std::memory_order_relaxed)) return;
-  if (madvise(p, bytes, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+  if (platform::raw_madvise(p, bytes, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
     g_populate_works.store(false, std::memory_order_relaxed);  // older kernel: fault lazily
 }
 }  // namespace

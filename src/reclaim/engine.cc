@@ -40,30 +40,45 @@ constexpr uint64_t kWanted = kRequired | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE
 pthread_mutex_t g_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 int g_child_end = -1;  // the child's end of the fork hand-over socket, between prefork and postfork
 
+// The engine's threads get stacks of their own, mapped here: glibc would otherwise hand them
+// a cached stack of an exited thread and touch that thread's TLS vector, which lives in the
+// heap and may be evicted (in a forked child, before any fault thread runs).
 bool spawn(void* (*body)(void*), const char* name) {
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return false;
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_attr_setstack(&attr, stack, kStack);
   pthread_t thread;
   int rc = pthread_create(&thread, &attr, body, &g_engine);
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (rc != 0) return false;
+  if (rc != 0) {
+    munmap(stack, kStack);
+    return false;
+  }
   pthread_setname_np(thread, name);
   return true;
 }
 
-bool start_threads() {
-  if (!spawn(fault_service_main, "tmc-fault")) return false;
-  if (!spawn(reclaimer_main, "tmc-reclaim")) {
-    // The fault thread alone is harmless: nothing is evicted without the reclaimer.
+void start_reclaimer() {
+  // The fault thread alone is harmless: nothing is evicted without the reclaimer.
+  if (!spawn(reclaimer_main, "tmc-reclaim"))
     log::warn().str("cannot start the reclaimer thread; nothing will be compressed").flush();
-  }
-  return true;
+}
+
+// One byte over the fork hand-over socket, and waiting for one (false after timeout_ms).
+void send_byte(int sock, char byte) { (void)!send(sock, &byte, 1, MSG_NOSIGNAL); }
+bool wait_byte(int sock, char want, int timeout_ms) {
+  pollfd p{sock, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) != 1) return false;
+  char got = 0;
+  return recv(sock, &got, 1, 0) == 1 && got == want;
 }
 
 // Receives the child's userfaultfd that the parent's fault thread sends after fork.
@@ -141,12 +156,13 @@ bool Engine::start(heap::RegionSet* regions) {
   }
   staging_ = static_cast<char*>(staging);
   running_.store(true, std::memory_order_release);
-  if (!start_threads()) {
+  if (!spawn(fault_service_main, "tmc-fault")) {
     running_.store(false);
     uffd_.close();
     log::warn().str("cannot start the fault thread; running as a plain allocator").flush();
     return false;
   }
+  start_reclaimer();
   log::info().str("compressing pages older than the cold age with ")
       .str(control::option(OptionId::codec) == 0 ? "lz4" : "zstd").flush();
   return true;
@@ -186,6 +202,7 @@ void Engine::prefork() {
     fork_socket_.store(sv[0], std::memory_order_release);
     g_child_end = sv[1];
   }
+  handed_over_.store(false, std::memory_order_release);
   fork_gate_.store(true, std::memory_order_release);
   // Wait until the fault thread holds no lock: it takes staging_lock_ and pool_lock_ only
   // while the gate is open, so holding both here proves it is outside them.
@@ -193,14 +210,36 @@ void Engine::prefork() {
   pool_lock_.lock();
 }
 
+// Until the child's own fault thread runs, the child's faults are served by this process's
+// fault thread, from this process's page table and pool: they are frozen while the fork is in
+// progress (the reclaimer waits, the fault thread defers this process's events, purges wait
+// for reclaim_lock_), so they are exactly the child's memory at fork time. glibc touches heap
+// memory in the child before any fork handler runs (FILE locks, cached thread stacks' TLS),
+// and that memory may be evicted. The child says 'r' once its fault thread runs; the fault
+// thread here then stops reading the child's descriptor and the child hears 'a' before its
+// own reclaimer may evict anything (a page it evicts must never be served from here).
 void Engine::postfork_parent() {
   if (!running()) return;
+  int s = fork_socket_.load(std::memory_order_acquire);
+  // fork() returns once the FORK event is read; the fault thread may still be handing over.
+  for (int i = 0; i < 50000 && s >= 0 && !handed_over_.load(std::memory_order_acquire); ++i) {
+    timespec ts{0, 100000};
+    nanosleep(&ts, nullptr);
+  }
+  if (s >= 0 && child_serve_fd_.load(std::memory_order_acquire) >= 0) {
+    if (!wait_byte(s, 'r', 10000))
+      log::warn().str("forked child did not start its fault thread in 10 s").flush();
+    stop_child_serve_.store(true, std::memory_order_release);
+    for (int i = 0; i < 10000 && child_serve_fd_.load(std::memory_order_acquire) >= 0; ++i) {
+      timespec ts{0, 100000};
+      nanosleep(&ts, nullptr);
+    }
+    send_byte(s, 'a');
+  }
   pool_lock_.unlock();
   staging_lock_.unlock();
   fork_gate_.store(false, std::memory_order_release);
-  // The fault thread has sent the child's descriptor (fork() returned after the event was
-  // read and handled); the socket is no longer needed.
-  int s = fork_socket_.exchange(-1);
+  s = fork_socket_.exchange(-1);
   if (s >= 0) close(s);
   if (g_child_end >= 0) close(g_child_end);
   g_child_end = -1;
@@ -211,7 +250,7 @@ void Engine::postfork_parent() {
 // In the child: the parent's descriptor is useless here (it drives the parent's memory);
 // the child's own arrives through the socket. The child's copies of the pool and page
 // tables are the parent's memory at fork time, copy-on-write: the child serves its own
-// faults from them, lazily.
+// faults from them, lazily (see postfork_parent for the time before its thread runs).
 void Engine::postfork_child() {
   if (!running()) return;
   pool_lock_.reset_after_fork();
@@ -219,25 +258,38 @@ void Engine::postfork_child() {
   pool_.reset_after_fork();
   for (auto& slot : own_tids_) slot.store(0, std::memory_order_relaxed);
   fork_gate_.store(false, std::memory_order_relaxed);
+  child_serve_fd_.store(-1, std::memory_order_relaxed);
+  stop_child_serve_.store(false, std::memory_order_relaxed);
   pthread_mutex_init(&reclaim_lock_, nullptr);
   pthread_mutex_init(&g_fork_lock, nullptr);
   int parent_end = fork_socket_.exchange(-1);
   if (parent_end >= 0) close(parent_end);
   platform::UffdFeatures features = uffd_.features();
   uffd_.close();
-  int fd = g_child_end >= 0 ? receive_fd(g_child_end) : -1;
-  if (g_child_end >= 0) close(g_child_end);
+  int sock = g_child_end;
   g_child_end = -1;
+  int fd = sock >= 0 ? receive_fd(sock) : -1;
   if (fd < 0) {
+    // Nothing here can serve this process's evicted pages; the parent goes on serving them
+    // only until it gives up waiting for us.
     running_.store(false);
+    if (sock >= 0) close(sock);
     log::warn().str("forked child did not receive its userfaultfd; its compressed pages cannot be served").flush();
     return;
   }
   uffd_.adopt(fd, features);
-  if (!start_threads()) {
+  bool started = spawn(fault_service_main, "tmc-fault");
+  send_byte(sock, 'r');
+  if (!started) {
     log::warn().str("forked child cannot start its fault thread").flush();
     running_.store(false);
+    close(sock);
+    return;
   }
+  bool acked = wait_byte(sock, 'a', 20000);
+  close(sock);
+  if (acked) start_reclaimer();
+  else log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
 }
 
 void Engine::fill_stats(tmc_stats* out) const {

@@ -79,6 +79,11 @@ class Engine {
   // Fork hand-over: the fault thread sends the child's userfaultfd here (see prefork).
   std::atomic<int> fork_socket_{-1};
   std::atomic<bool> fork_gate_{false};  // while set, the fault thread defers work needing locks
+  // The child's userfaultfd while this process's fault thread serves the child's faults
+  // (from the FORK event until the child's own fault thread runs; engine.cc postfork_parent).
+  std::atomic<int> child_serve_fd_{-1};
+  std::atomic<bool> stop_child_serve_{false};
+  std::atomic<bool> handed_over_{false};  // the fault thread has dealt with this fork's FORK event
 
   // Kernel thread ids of libtmc's own threads that could touch managed memory by mistake (the
   // reclaimer, the background thread); a fault from one of them is a bug (invariant 4),

@@ -30,6 +30,7 @@
 #include "control/options.h"
 #include "platform/proc_fs.h"
 #include "reclaim/engine.h"
+#include "platform/mm.h"
 
 namespace tmc::reclaim {
 namespace {
@@ -131,7 +132,7 @@ class Reclaimer {
     if (f == kBlockLocked) return false;
     if (f == kBlockRegistered) return true;
     // Moving a 4 KiB page out of a transparent huge page would split it anyway.
-    madvise(reinterpret_cast<void*>(block), heap::kBlockSize, MADV_NOHUGEPAGE);
+    platform::raw_madvise(reinterpret_cast<void*>(block), heap::kBlockSize, MADV_NOHUGEPAGE);
     int err = e_.uffd_.register_missing(reinterpret_cast<void*>(block), heap::kBlockSize);
     if (err != 0) {
       e_.fail("registering a heap block with userfaultfd", err);
@@ -323,7 +324,7 @@ class Reclaimer {
     size_t len = Engine::kStagingSlots * kPageSize;
     int err = e_.uffd_.unregister(e_.staging_, len);
     if (err == 0) {
-      madvise(e_.staging_, first_slot_ * kPageSize, MADV_DONTNEED);
+      platform::raw_madvise(e_.staging_, first_slot_ * kPageSize, MADV_DONTNEED);
       err = e_.uffd_.register_missing(e_.staging_, len);
     }
     if (err != 0) {
@@ -351,6 +352,12 @@ void sleep_ms(long ms) {
   nanosleep(&ts, nullptr);
 }
 
+// A libtmc thread never exits: glibc's thread exit frees the thread's TLS vector, which it
+// allocated from the heap, where it may be evicted (libtmc would fault on itself).
+[[noreturn]] void park() {
+  for (;;) sleep_ms(3600 * 1000);
+}
+
 }  // namespace
 
 void* reclaimer_main(void* arg) {
@@ -359,11 +366,11 @@ void* reclaimer_main(void* arg) {
   // Metadata memory: libtmc's threads never use malloc (design invariant 4). A new one per
   // start, so a forked child reopens its own /proc/self/pagemap.
   void* memory = base::meta_alloc(sizeof(Reclaimer));
-  if (memory == nullptr) return nullptr;
+  if (memory == nullptr) park();
   auto* reclaimer = new (memory) Reclaimer(e);
   if (!reclaimer->init()) {
     log::warn().str("the reclaimer could not set up its codec; nothing will be compressed").flush();
-    return nullptr;
+    park();
   }
   uint64_t cpu_reported = platform::thread_cpu_ns();
   uint32_t passes = 0;
@@ -385,7 +392,7 @@ void* reclaimer_main(void* arg) {
     if (control::option(control::OptionId::cold_age) != 0) sleep_ms(1000);
     else if (evicted == 0) sleep_ms(20);
   }
-  return nullptr;
+  park();
 }
 
 }  // namespace tmc::reclaim
