@@ -95,11 +95,19 @@ class FaultService {
 
  private:
   // Reads what is there (non-blocking) and handles it; false if there was nothing.
+  // Address-space events of one read go before its faults: the kernel lets a purge go on to
+  // its zap as soon as its REMOVE event is read, so a fault on the same page read in the same
+  // batch, served first, could put the old contents back after the zap. Served after the
+  // drop, it gets a zero page, as if the purge had come first (it raced the access anyway).
   bool read_and_dispatch() {
     uffd_msg msgs[16];
     ssize_t got = read(e_.uffd_.fd(), msgs, sizeof(msgs));
     if (got <= 0) return false;
-    for (ssize_t i = 0; i < got / static_cast<ssize_t>(sizeof(uffd_msg)); ++i) dispatch(msgs[i]);
+    ssize_t n = got / static_cast<ssize_t>(sizeof(uffd_msg));
+    for (ssize_t i = 0; i < n; ++i)
+      if (msgs[i].event != UFFD_EVENT_PAGEFAULT) dispatch(msgs[i]);
+    for (ssize_t i = 0; i < n; ++i)
+      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) dispatch(msgs[i]);
     return true;
   }
 
@@ -279,8 +287,13 @@ class FaultService {
   }
 
   // Returns 0, EEXIST (already there: woken) or EAGAIN (retry after pending events).
+  // ENOMEM (a memory limit) is retried too: the faulting thread must not be left waiting.
   int install(uintptr_t page, const void* bytes) {
     int err = e_.uffd_.copy(reinterpret_cast<void*>(page), bytes, kPageSize, true);
+    if (err == ENOMEM) {
+      sched_yield();
+      return EAGAIN;
+    }
     if (err != 0 && err != EEXIST && err != EAGAIN) e_.fail("UFFDIO_COPY", err);
     return err;
   }

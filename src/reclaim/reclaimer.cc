@@ -64,12 +64,23 @@ class Reclaimer {
 
   bool init() {
     auto kind = control::option(OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
-    if (!codec_.init(kind, static_cast<int>(control::option(OptionId::zstd_level)))) return false;
+    if (!codec_.init(kind, static_cast<int>(control::option(OptionId::zstd_level)))) {
+      log::warn().str("the reclaimer could not set up its codec; nothing will be compressed").flush();
+      return false;
+    }
     blob_ = static_cast<char*>(base::meta_alloc(2 * kPageSize));
     pagemap_ = static_cast<uint64_t*>(base::meta_alloc(heap::kPagesPerBlock * sizeof(uint64_t)));
     pagemap_fd_ = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pagemap_fd_ < 0) {
+      log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(errno)).str("); nothing will be compressed").flush();
+      return false;
+    }
     max_blob_ = kPageSize * (100 - control::option(OptionId::min_saving)) / 100;
-    return blob_ != nullptr && pagemap_ != nullptr && pagemap_fd_ >= 0;
+    if (blob_ == nullptr || pagemap_ == nullptr) {
+      log::warn().str("the reclaimer has no memory for its buffers; nothing will be compressed").flush();
+      return false;
+    }
+    return true;
   }
 
   // One pass over every region; returns the number of pages evicted.
@@ -368,10 +379,7 @@ void* reclaimer_main(void* arg) {
   void* memory = base::meta_alloc(sizeof(Reclaimer));
   if (memory == nullptr) park();
   auto* reclaimer = new (memory) Reclaimer(e);
-  if (!reclaimer->init()) {
-    log::warn().str("the reclaimer could not set up its codec; nothing will be compressed").flush();
-    park();
-  }
+  if (!reclaimer->init()) park();  // init() said why
   uint64_t cpu_reported = platform::thread_cpu_ns();
   uint32_t passes = 0;
   while (!e.failed_.load(std::memory_order_relaxed)) {

@@ -35,11 +35,17 @@ static unsigned long tmc_test_failures_;
     }                                                                           \
   } while (0)
 
-/* REQUIRE: like CHECK, but stops the program (for checks later steps depend on). */
+/* REQUIRE: like CHECK, but stops the program (for checks later steps depend on). The
+ * condition is evaluated once, so it may have side effects (REQUIRE(pipe(fds) == 0, ...)). */
 #define REQUIRE(cond, ...)                                                      \
   do {                                                                          \
-    CHECK(cond, __VA_ARGS__);                                                   \
-    if (!(cond)) {                                                              \
+    int tmc_test_ok_ = (cond) ? 1 : 0;                                          \
+    tmc_test_checks_++;                                                         \
+    if (!tmc_test_ok_) {                                                        \
+      tmc_test_failures_++;                                                     \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
+      fprintf(stderr, __VA_ARGS__);                                             \
+      fputc('\n', stderr);                                                      \
       fprintf(stderr, "stopping: a required check failed\n");                  \
       exit(1);                                                                  \
     }                                                                           \
