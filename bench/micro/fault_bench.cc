@@ -367,6 +367,16 @@ tmc::codec::CodecKind env_codec(int* level) {
   return c != nullptr && strcmp(c, "zstd") == 0 ? tmc::codec::CodecKind::kZstd : tmc::codec::CodecKind::kLz4;
 }
 
+// The codec the preloaded libtmc runs (TMC_CODEC, TMC_ZSTD_LEVEL); false (and the benchmark
+// skipped) if it cannot be set up.
+bool init_env_codec(tmc::codec::PageCodec& codec, benchmark::State& state) {
+  int level = 1;
+  tmc::codec::CodecKind kind = env_codec(&level);
+  if (codec.init(kind, level)) return true;
+  state.SkipWithError("codec init failed");
+  return false;
+}
+
 struct CodedPages {
   std::vector<char> pages;
   std::vector<std::vector<char>> blobs;
@@ -385,13 +395,8 @@ CodedPages code_pages(tmc::codec::PageCodec& codec, size_t n) {
 }
 
 void BM_Decompress(benchmark::State& state) {
-  int level = 1;
-  tmc::codec::CodecKind kind = env_codec(&level);
   tmc::codec::PageCodec codec;
-  if (!codec.init(kind, level)) {
-    state.SkipWithError("codec init failed");
-    return;
-  }
+  if (!init_env_codec(codec, state)) return;
   CodedPages c = code_pages(codec, 256);
   std::vector<char> page(kPageSize);
   size_t i = 0;
@@ -404,13 +409,8 @@ void BM_Decompress(benchmark::State& state) {
 BENCHMARK(BM_Decompress)->Name("decompress");
 
 void BM_Compress(benchmark::State& state) {
-  int level = 1;
-  tmc::codec::CodecKind kind = env_codec(&level);
   tmc::codec::PageCodec codec;
-  if (!codec.init(kind, level)) {
-    state.SkipWithError("codec init failed");
-    return;
-  }
+  if (!init_env_codec(codec, state)) return;
   std::vector<char> pages(256 * kPageSize), out(2 * kPageSize);
   fill_realistic(pages.data(), 256, 7000, 3);  // the kinds the eviction benchmark uses
   size_t i = 0;
