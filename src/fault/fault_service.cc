@@ -125,7 +125,8 @@ class FaultService {
       case UFFD_EVENT_PAGEFAULT: {
         if (e_.is_own_thread(static_cast<int32_t>(msg.arg.pagefault.feat.ptid))) {
           if (e_.self_faults_.fetch_add(1, std::memory_order_relaxed) == 0)
-            log::warn().str("bug: a libtmc thread faulted on managed memory at ").hex(msg.arg.pagefault.address).flush();
+            log::warn().str("bug: a libtmc thread (tid ").u64(msg.arg.pagefault.feat.ptid).str(") faulted on managed memory at ")
+                .hex(msg.arg.pagefault.address).flush();
         }
         Outcome o = resolve(msg.arg.pagefault.address & ~(kPageSize - 1),
                             (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);

@@ -1,6 +1,7 @@
 // See background.h.
 #include "runtime/background.h"
 
+#include <jemalloc/jemalloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -107,6 +108,10 @@ void open_control_socket() {
 
 void* background_main(void*) {
   reclaim::engine().add_own_thread(static_cast<int32_t>(gettid()));
+  // This thread calls mallctl for the stats; jemalloc would give it a thread cache allocated
+  // in the managed heap, which gets evicted while the thread sleeps (invariant 4).
+  bool off = false;
+  mallctl("thread.tcache.enabled", nullptr, nullptr, &off, sizeof(off));
   uint64_t cpu_reported = 0;
   uint64_t next_stats = 0;
   for (;;) {
