@@ -10,6 +10,8 @@ packages=(
   # real programs the integration tests run under the preload
   redis-server redis-tools memcached libmemcached-tools sqlite3 git gcc
   libpython3.11-testsuite
+  # the lz4 and zstd command-line tools: compressibility of the benchmark datasets
+  lz4 zstd
 )
 
 missing=()

@@ -1,0 +1,187 @@
+# Shared by bench/redis_compress.sh and bench/memcached_compress.sh (and scripts/redis_demo.sh):
+# memory readings, libtmc statistics, waiting until compression has settled, a description
+# of the machine. Source it after tests/programs/lib.sh (which gives $PY, $WORK, log/die,
+# on_exit, stop_pid, free_port, wait_port).
+
+DATASETS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RECORDS="$DATASETS_DIR/records.py"
+
+# rss_bytes PID / hwm_bytes PID: VmRSS / VmHWM (peak resident set) of PID, in bytes.
+rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
+hwm_bytes() { awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$1/status"; }
+
+# tmc_stats PID FILE: libtmc's statistics of PID as JSON into FILE.
+tmc_stats() { timeout 30 "$TMCCTL" stats "$1" --json >"$2"; }
+
+# jget FILE FIELD...: the fields of a flat JSON object, one per line ("-" for a field the
+# object does not have, e.g. a statistic an older libtmc does not report).
+jget() {
+  "$PY" - "$@" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for f in sys.argv[2:]:
+    print(d.get(f, "-"))
+PY
+}
+
+# duration_s DURATION: TMC_COLD_AGE-style duration (500ms, 10s, 2m, 1h, bare = s) in seconds.
+duration_s() {
+  "$PY" - "$1" <<'PY'
+import re, sys
+m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|m|h)?\s*", sys.argv[1])
+if not m:
+    sys.exit("not a duration: %r" % sys.argv[1])
+print(float(m.group(1)) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)])
+PY
+}
+
+# mib BYTES: "1234.5" (MiB, one decimal).
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+
+# wait_settled PID COLD_AGE_S TIMEOUT_S PEAK_BYTES SAMPLES_FILE
+# Polls every 5 s (RSS, and libtmc's evictions and faults) until compression has settled,
+# at least COLD_AGE_S + 10 s after the call: over the last 20 s RSS fell by less than
+# max(4 MiB, 0.5% of PEAK_BYTES) and evictions grew by less than max(256, 1% of the pages
+# held compressed); or RSS has not fallen like that for 60 s while pages keep cycling
+# (something in the program keeps touching cold pages: evicted, faulted back, evicted
+# again). Sets SETTLED (quiet | cycling | timeout) and SETTLE_S. One sample per line in
+# SAMPLES_FILE: seconds rss evictions faults compressed_pages.
+wait_settled() {
+  local pid="$1" cold="$2" timeout="$3" peak="$4" samples="$5"
+  local start now t rss ev fa cp
+  local -a T=() R=() E=()
+  start=$(date +%s.%N)
+  : >"$samples"
+  local thr_rss
+  thr_rss=$(awk -v p="$peak" 'BEGIN {t = p * 0.005; if (t < 4194304) t = 4194304; printf "%d", t}')
+  local last_print=-30
+  SETTLED=timeout
+  while :; do
+    kill -0 "$pid" 2>/dev/null || die "process $pid died while compression was settling"
+    tmc_stats "$pid" "$WORK/settle.json" || die "tmcctl stats $pid failed"
+    read -r ev fa cp < <(jget "$WORK/settle.json" evictions faults compressed_pages | paste -sd' ')
+    rss=$(rss_bytes "$pid")
+    now=$(date +%s.%N)
+    t=$(awk -v a="$now" -v b="$start" 'BEGIN {printf "%.1f", a - b}')
+    echo "$t $rss $ev $fa $cp" >>"$samples"
+    T+=("$t"); R+=("$rss"); E+=("$ev")
+    if awk -v t="$t" -v p="$last_print" 'BEGIN {exit !(t - p >= 30)}'; then
+      log "  +${t}s: RSS $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
+      last_print=$t
+    fi
+    local n=${#T[@]}
+    if awk -v t="$t" -v c="$cold" 'BEGIN {exit !(t >= c + 10)}' && ((n >= 5)); then
+      local r4=${R[$((n - 5))]} e4=${E[$((n - 5))]}
+      local quiet_rss=0 quiet_ev=0
+      ((r4 - rss < thr_rss)) && quiet_rss=1
+      awk -v d="$((ev - e4))" -v c="$cp" 'BEGIN {m = c * 0.01; if (m < 256) m = 256; exit !(d < m)}' && quiet_ev=1
+      if ((quiet_rss && quiet_ev)); then SETTLED=quiet; break; fi
+      if ((quiet_rss && n >= 13)); then
+        local r12=${R[$((n - 13))]}
+        if ((r12 - rss < thr_rss)); then SETTLED=cycling; break; fi
+      fi
+    fi
+    if awk -v t="$t" -v m="$timeout" 'BEGIN {exit !(t >= m)}'; then SETTLED=timeout; break; fi
+    sleep 5
+  done
+  SETTLE_S=$t
+  log "  settled ($SETTLED) after ${SETTLE_S}s: RSS $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
+}
+
+# machine_desc: one line: CPUs, memory, kernel.
+machine_desc() {
+  local cpu
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  printf '%s, nproc %s, %s MiB memory, Linux %s (%s)' "${cpu:-unknown CPU}" "$(nproc)" \
+    "$(awk '/^MemTotal:/ {printf "%d", $2 / 1024}' /proc/meminfo)" "$(uname -r)" "$(uname -m)"
+}
+
+# git_desc DIR: "git abc1234" plus ", with uncommitted changes" when the tree is dirty.
+git_desc() {
+  local rev dirty=""
+  rev=$(git -C "$1" rev-parse --short HEAD 2>/dev/null) || { echo "not a git checkout"; return; }
+  [[ -n "$(git -C "$1" status --porcelain 2>/dev/null)" ]] && dirty=", with uncommitted changes"
+  echo "git $rev$dirty"
+}
+
+# need_tools: lz4 and zstd for the dataset's compressibility, python3, tmcctl.
+need_compress_tools() {
+  local b
+  for b in lz4 zstd; do
+    command -v "$b" >/dev/null 2>&1 || die "'$b' is not installed (scripts/install_deps.sh installs it)"
+  done
+  [[ -x "$TMCCTL" ]] || die "tmcctl not found at $TMCCTL (build it: cmake --build BUILD_DIR)"
+}
+
+# ---------------------------------------------------------------- result rows
+# A run's results are collected as KEY=VALUE lines in a row file as they are measured, so
+# that a run that fails half-way still reports what it measured and where it failed.
+# put KEY VALUE: appends to $ROW (commas become ';', newlines spaces: the CSV stays flat).
+put() {
+  local v="${2//,/;}"
+  v="${v//$'\n'/ }"
+  printf '%s=%s\n' "$1" "$v" >>"$ROW"
+}
+# row_csv FILE COLUMN...: the row file's values in COLUMN order, as one CSV line (the last
+# value of a key wins).
+row_csv() {
+  local file="$1"
+  shift
+  declare -A vals=()
+  local k v
+  while IFS='=' read -r k v; do vals[$k]="$v"; done <"$file"
+  local out="" first=1 c
+  for c in "$@"; do
+    if ((first)); then out="${vals[$c]:-}"; first=0; else out+=",${vals[$c]:-}"; fi
+  done
+  echo "$out"
+}
+# run_guarded NAME FUNCTION ARGS...: runs FUNCTION in a subshell whose `die` records the
+# reason in $WORK/NAME.fail instead of ending the whole benchmark, and whose exit stops
+# the server it started (SERVER_PID) and any child of it (a stuck BGSAVE child, say).
+# Returns the subshell's status.
+run_guarded() {
+  local name="$1"
+  shift
+  local rc=0
+  set +e
+  (
+    set -e
+    FAIL_FILE="$WORK/$name.fail"
+    SERVER_PID=""
+    die() {
+      printf '%s\n' "$*" >"$FAIL_FILE"
+      printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+      exit 1
+    }
+    _guard_cleanup() {
+      local p c
+      p="$SERVER_PID"
+      [[ -n "$p" ]] || return 0
+      for c in $(pgrep -P "$p" 2>/dev/null); do kill -KILL "$c" 2>/dev/null || true; done
+      stop_pid "$p" 20 >/dev/null 2>&1 || true
+    }
+    trap _guard_cleanup EXIT
+    trap 'exit 130' INT TERM
+    "$@"
+  )
+  rc=$?
+  set -e
+  return $rc
+}
+
+# diagnose_stuck PID: what a process that stopped making progress is doing (threads,
+# kernel wait channel and stack, and a user-space backtrace when gdb is installed).
+diagnose_stuck() {
+  local pid="$1" t
+  echo "process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | tr -s ' ' | sed 's/ $//')), $(ls "/proc/$pid/task" 2>/dev/null | wc -l) thread(s):"
+  for t in /proc/"$pid"/task/*; do
+    [[ -d "$t" ]] || continue
+    echo "  task $(basename "$t") '$(cat "$t/comm" 2>/dev/null)' state $(awk '/^State/ {print $2}' "$t/status" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+    sed 's/^/      /' "$t/stack" 2>/dev/null | head -8
+  done
+  if command -v gdb >/dev/null 2>&1; then
+    echo "  user-space backtrace (gdb):"
+    timeout 60 gdb -p "$pid" -batch -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^(#|Thread)' | sed 's/^/    /' | head -40
+  fi
+}
