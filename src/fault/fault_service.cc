@@ -124,9 +124,13 @@ class FaultService {
     switch (msg.event) {
       case UFFD_EVENT_PAGEFAULT: {
         if (e_.is_own_thread(static_cast<int32_t>(msg.arg.pagefault.feat.ptid))) {
-          if (e_.self_faults_.fetch_add(1, std::memory_order_relaxed) == 0)
-            log::warn().str("bug: a libtmc thread (tid ").u64(msg.arg.pagefault.feat.ptid).str(") faulted on managed memory at ")
-                .hex(msg.arg.pagefault.address).flush();
+          if (e_.self_faults_.fetch_add(1, std::memory_order_relaxed) == 0) {
+            char path[64], comm[32] = "?";
+            snprintf(path, sizeof(path), "/proc/self/task/%u/comm", msg.arg.pagefault.feat.ptid);
+            if (platform::read_small_file(path, comm, sizeof(comm)) > 0) comm[strcspn(comm, "\n")] = '\0';
+            log::warn().str("bug: a libtmc thread (").str(comm).str(", tid ").u64(msg.arg.pagefault.feat.ptid)
+                .str(") faulted on managed memory at ").hex(msg.arg.pagefault.address).flush();
+          }
         }
         Outcome o = resolve(msg.arg.pagefault.address & ~(kPageSize - 1),
                             (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);

@@ -27,6 +27,7 @@ using control::OptionId;
 
 control::CtlServer g_server;
 std::atomic<bool> g_started{false};
+std::atomic<bool> g_thread_ready{false};  // the background thread has set up its jemalloc state
 // Scratch for replies; only the background thread uses it.
 char g_reply[TMC_CTL_MAX_REPLY];
 
@@ -107,11 +108,15 @@ void open_control_socket() {
 }
 
 void* background_main(void*) {
-  reclaim::engine().add_own_thread(static_cast<int32_t>(gettid()));
-  // This thread calls mallctl for the stats; jemalloc would give it a thread cache allocated
-  // in the managed heap, which gets evicted while the thread sleeps (invariant 4).
+  // This thread calls mallctl for the stats. jemalloc sets up its per-thread data on the
+  // first call, and would give it a thread cache in the managed heap, evicted while the
+  // thread sleeps (invariant 4): the cache is switched off here, at once, and spawn() waits
+  // for it, so in the parent this happens before anything is registered with userfaultfd.
+  // Only from then on does the thread count as libtmc's own (self_faults).
   bool off = false;
   mallctl("thread.tcache.enabled", nullptr, nullptr, &off, sizeof(off));
+  reclaim::engine().add_own_thread(static_cast<int32_t>(gettid()));
+  g_thread_ready.store(true, std::memory_order_release);
   uint64_t cpu_reported = 0;
   uint64_t next_stats = 0;
   for (;;) {
@@ -168,6 +173,10 @@ void spawn() {
     return;
   }
   pthread_setname_np(thread, "tmc-background");
+  for (int i = 0; i < 10000 && !g_thread_ready.load(std::memory_order_acquire); ++i) {
+    timespec ts{0, 100000};
+    nanosleep(&ts, nullptr);
+  }
 }
 
 }  // namespace
@@ -180,6 +189,7 @@ void start_background_thread() {
 void background_after_fork_child() {
   if (!g_started.load()) return;
   g_server.close();  // the parent's socket; the child answers on its own pid
+  g_thread_ready.store(false, std::memory_order_relaxed);
   spawn();
 }
 
