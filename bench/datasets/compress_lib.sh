@@ -185,3 +185,34 @@ diagnose_stuck() {
     timeout 60 gdb -p "$pid" -batch -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^(#|Thread)' | sed 's/^/    /' | head -40
   fi
 }
+
+# record_cold PID RUN HWM GOAL COLD_AGE COLD_S SETTLE_TIMEOUT: waits until compression settles,
+# then records RSS once cold, its share of the peak (HWM) and of the plain run (PLAIN_RSS), the
+# goal verdict and the engine's stats (put), and logs them. Sets COLD_FAULTS (faults so far).
+record_cold() {
+  local pid="$1" run="$2" hwm="$3" goal="$4" cold_age="$5" cold_s="$6" settle_timeout="$7"
+  log "waiting until compression settles (cold age $cold_age, at most ${settle_timeout}s)..."
+  wait_settled "$pid" "$cold_s" "$settle_timeout" "$hwm" "$WORK/$run.samples"
+  local rss_after orig compr pool cpages zp sp ev fa rf p50 p99 cpu pct_peak pct_plain met=no
+  rss_after=$(rss_bytes "$pid")
+  put rss_peak_run "$(hwm_bytes "$pid")"
+  tmc_stats "$pid" "$WORK/$run.stats-cold.json" || die "$run: tmcctl stats failed"
+  read -r orig compr pool cpages zp sp ev fa rf p50 p99 cpu < <(jget "$WORK/$run.stats-cold.json" \
+    orig_bytes compr_bytes pool_bytes compressed_pages zero_pages same_pages evictions faults refaults \
+    fault_ns_p50 fault_ns_p99 cpu_ns_background | paste -sd' ')
+  pct_peak=$(awk -v a="$rss_after" -v p="$hwm" 'BEGIN {printf "%.1f", 100 * a / p}')
+  pct_plain=$(awk -v a="$rss_after" -v p="$PLAIN_RSS" 'BEGIN {printf "%.1f", 100 * a / p}')
+  awk -v x="$pct_peak" -v g="$goal" 'BEGIN {exit !(x <= g)}' && met=yes
+  put rss_after "$rss_after"; put after_peak_pct "$pct_peak"; put after_plain_pct "$pct_plain"; put goal_met "$met"
+  put orig_bytes "$orig"; put compr_bytes "$compr"; put pool_bytes "$pool"; put compressed_pages "$cpages"
+  put zero_pages "$zp"; put same_pages "$sp"; put evictions "$ev"; put faults "$fa"; put refaults "$rf"
+  put fault_ns_p50 "$p50"; put fault_ns_p99 "$p99"; put cpu_ns_background "$cpu"
+  put settled "$SETTLED"; put settle_s "$SETTLE_S"
+  local selff
+  selff=$(jget "$WORK/$run.stats-cold.json" self_faults)
+  put self_faults "$selff"
+  [[ "$selff" == 0 || "$selff" == - ]] || log "  WARNING: self_faults = $selff (libtmc's own threads faulted on managed memory: a libtmc bug)"
+  log "  RSS once cold $(mib "$rss_after") MiB = ${pct_peak}% of the peak after the load, ${pct_plain}% of plain; goal <= ${goal}%: $met"
+  log "  compressed: $cpages pages, $(mib "$orig") MiB -> $(mib "$compr") MiB of blobs, pool $(mib "$pool") MiB; $fa faults so far"
+  COLD_FAULTS="$fa"
+}
