@@ -300,6 +300,8 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->zero_pages = zero_pages_.load(std::memory_order_relaxed);
   out->same_pages = same_pages_.load(std::memory_order_relaxed);
   out->evictions = evictions_.load(std::memory_order_relaxed);
+  out->incompressible = incompressible_.load(std::memory_order_relaxed);
+  out->busy_skips = busy_skips_.load(std::memory_order_relaxed);
   out->faults = faults_.load(std::memory_order_relaxed);
   out->refaults = refaults_.load(std::memory_order_relaxed);
   out->fault_ns_p50 = fault_latency_.percentile(0.50);
