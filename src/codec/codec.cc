@@ -3,30 +3,19 @@
 #include "codec/codec.h"
 
 #include <sys/mman.h>
-#include <sys/prctl.h>
 
 #include <cstring>
 
 #include "base/compiler.h"
 #include "base/log.h"
 #include "codec/backend.h"
+#include "codec/dictionary.h"
 #include "codec/same_filled.h"
+#include "platform/mm.h"
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
-#endif
 
 namespace tmc::codec {
 namespace {
-void* map_workspace(size_t size) {
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  // Best effort: shows as [anon:tmc-codec] in /proc/PID/maps.
-  prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, p, size, "tmc-codec");
-  return p;
-}
-
 size_t round_to_pages(size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
 
 // name_ without stdio: "lz4" or "zstd-<level>".
@@ -72,7 +61,7 @@ bool PageCodec::init(CodecKind kind, int zstd_level) {
     return false;
   }
   size_t size = round_to_pages(need);
-  void* ws = map_workspace(size);
+  void* ws = platform::map_anonymous(size, "tmc-codec");
   if (ws == nullptr) {
     log::warn().str("codec: cannot map ").u64(size).str(" bytes of scratch memory").flush();
     return false;
@@ -99,13 +88,7 @@ bool PageCodec::init(CodecKind kind, int zstd_level) {
   }
   // A round trip now rather than a surprise on the first evicted page: a static zstd
   // context that turned out too small would fail here.
-  alignas(64) unsigned char probe[kPageSize];
-  alignas(64) unsigned char blob[kPageSize];
-  alignas(64) unsigned char back[kPageSize];
-  make_probe_page(probe);
-  Encoded e = encode(probe, blob, sizeof(blob), kPageSize);
-  if (e.kind != Encoded::Kind::kCompressed || !decode(blob, e.size, back) ||
-      memcmp(probe, back, kPageSize) != 0) {
+  if (!self_test(nullptr)) {
     log::warn().str("codec: self-test failed: ").str(kind == CodecKind::kLz4 ? "lz4" : "zstd")
         .flush();
     release_workspace();
@@ -115,9 +98,22 @@ bool PageCodec::init(CodecKind kind, int zstd_level) {
   return true;
 }
 
-Encoded PageCodec::encode(const void* page, void* out, size_t out_capacity, size_t max_blob) {
+bool PageCodec::self_test(const Dictionary* dict) {
+  alignas(64) unsigned char probe[kPageSize];
+  alignas(64) unsigned char blob[kPageSize];
+  alignas(64) unsigned char back[kPageSize];
+  make_probe_page(probe);
+  Encoded e = encode(probe, blob, sizeof(blob), kPageSize, dict);
+  return e.kind == Encoded::Kind::kCompressed && e.with_dict == (dict != nullptr) &&
+         decode(blob, e.size, back, dict) && memcmp(probe, back, kPageSize) == 0;
+}
+
+Encoded PageCodec::encode(const void* page, void* out, size_t out_capacity, size_t max_blob,
+                          const Dictionary* dict) {
   uint64_t word;
-  if (is_same_filled(page, &word)) return {Encoded::Kind::kSameFilled, word, 0};
+  if (is_same_filled(page, &word)) return {Encoded::Kind::kSameFilled, word, 0, false};
+  // A dictionary of another codec, or not sealed yet, is not used.
+  if (dict != nullptr && (!dict->sealed() || dict->kind() != kind_)) dict = nullptr;
   size_t cap = out_capacity < max_blob ? out_capacity : max_blob;
   if (cap > UINT32_MAX) cap = UINT32_MAX;
   uint32_t n = 0;
@@ -125,27 +121,33 @@ Encoded PageCodec::encode(const void* page, void* out, size_t out_capacity, size
     // Not initialised, or no room at all.
   } else if (kind_ == CodecKind::kLz4) {
     // lz4 stops as soon as the output would overflow cap, and fits exactly cap bytes.
-    n = detail::lz4_compress(cctx_, page, out, static_cast<uint32_t>(cap));
+    n = detail::lz4_compress(cctx_, dict != nullptr ? dict->lz4_stream() : nullptr, page, out,
+                             static_cast<uint32_t>(cap));
   } else {
     // zstd gives up a few bytes short of its capacity: let it have the full bound, in out
     // if out is that large, then hold the blob to cap.
     const size_t bound = detail::zstd_bound();
+    const void* cdict = dict != nullptr ? dict->zstd_cdict() : nullptr;
     if (out_capacity >= bound) {
-      n = detail::zstd_compress(cctx_, page, out, static_cast<uint32_t>(bound));
+      n = detail::zstd_compress(cctx_, cdict, page, out, static_cast<uint32_t>(bound));
     } else {
-      n = detail::zstd_compress(cctx_, page, scratch_, static_cast<uint32_t>(bound));
+      n = detail::zstd_compress(cctx_, cdict, page, scratch_, static_cast<uint32_t>(bound));
       if (n != 0 && n <= cap) memcpy(out, scratch_, n);
     }
     if (n > cap) n = 0;
   }
-  if (n == 0) return {Encoded::Kind::kIncompressible, 0, 0};
-  return {Encoded::Kind::kCompressed, 0, n};
+  if (n == 0) return {Encoded::Kind::kIncompressible, 0, 0, false};
+  return {Encoded::Kind::kCompressed, 0, n, dict != nullptr};
 }
 
-bool PageCodec::decode(const void* blob, uint32_t size, void* page_out) {
+bool PageCodec::decode(const void* blob, uint32_t size, void* page_out, const Dictionary* dict) {
   if (TMC_UNLIKELY(workspace_ == nullptr || blob == nullptr)) return false;
-  return kind_ == CodecKind::kLz4 ? detail::lz4_decompress(blob, size, page_out)
-                                  : detail::zstd_decompress(dctx_, blob, size, page_out);
+  if (dict != nullptr && (!dict->sealed() || dict->kind() != kind_)) return false;
+  if (kind_ == CodecKind::kLz4) {
+    return dict == nullptr ? detail::lz4_decompress(blob, size, page_out, nullptr, 0)
+                           : detail::lz4_decompress(blob, size, page_out, dict->content(), dict->content_size());
+  }
+  return detail::zstd_decompress(dctx_, dict != nullptr ? dict->zstd_ddict() : nullptr, blob, size, page_out);
 }
 
 void PageCodec::fill(void* page, uint64_t word) { fill_page(page, word); }

@@ -24,6 +24,8 @@ inline constexpr size_t kPageSize = 4096;
 
 enum class CodecKind : uint8_t { kLz4, kZstd };
 
+class Dictionary;  // dictionary.h
+
 // What encode() made of a page.
 struct Encoded {
   enum class Kind : uint8_t {
@@ -34,6 +36,7 @@ struct Encoded {
   Kind kind;
   uint64_t fill_word;  // kSameFilled only
   uint32_t size;       // kCompressed only (0 otherwise)
+  bool with_dict;      // kCompressed only: made with the dictionary passed to encode()
 };
 
 class PageCodec {
@@ -54,12 +57,20 @@ class PageCodec {
   // min(out_capacity, max_blob), and any blob up to that size is accepted; pass
   // max_blob = kPageSize * 3 / 4 to demand 25% saving. All out_capacity bytes of out may
   // be written, whatever the result (2 * kPageSize is always enough room).
-  Encoded encode(const void* page, void* out, size_t out_capacity, size_t max_blob);
+  // dict: a sealed dictionary of this codec's kind to compress with, or nullptr; the blob
+  // then decodes only with the same dictionary (Encoded::with_dict says which was used).
+  Encoded encode(const void* page, void* out, size_t out_capacity, size_t max_blob,
+                 const Dictionary* dict = nullptr);
 
   // Writes exactly kPageSize bytes to page_out from a blob made by encode() of a codec
-  // of the same kind (any level). Returns false if the blob is corrupt or does not
-  // decode to exactly one page; page_out's contents are then unspecified.
-  bool decode(const void* blob, uint32_t size, void* page_out);
+  // of the same kind (any level), with the dictionary it was made with (or nullptr).
+  // Returns false if the blob is corrupt or does not decode to exactly one page;
+  // page_out's contents are then unspecified.
+  bool decode(const void* blob, uint32_t size, void* page_out, const Dictionary* dict = nullptr);
+
+  // A round trip of a probe page (with dict, if given); false if it does not come back
+  // equal. init() runs it without a dictionary; run it once with a new dictionary.
+  bool self_test(const Dictionary* dict);
 
   // Writes `word` repeated over one page (the inverse of a kSameFilled result).
   static void fill(void* page, uint64_t word);

@@ -1,5 +1,6 @@
-// The zstd backend: denser than lz4 (ratio about 2.75 against 1.95 on Redis heap pages at
-// level 1) for about three times lz4's compression time. Both contexts are "static":
+// The zstd backend: denser than lz4 (per-page ratio 2.30 against 1.66 on Redis heap pages
+// at level 1, 2.84 against 2.04 with a dictionary) for about three times lz4's compression
+// time. Both contexts are "static":
 // zstd builds them inside memory we mapped, sized for a 4 KiB input at the chosen level,
 // and never allocates afterwards. Frames are written without the 4-byte magic number
 // (the pool knows what it stores) and with the content size, so a frame of any other
@@ -9,6 +10,7 @@
 
 #include "codec/backend.h"
 #include "codec/codec.h"
+#include "codec/dictionary.h"
 
 namespace tmc::codec::detail {
 namespace {
@@ -16,8 +18,14 @@ constexpr size_t kAlign = 64;
 
 size_t round_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
+// Parameters for one page after a dictionary of dict_size bytes (0: none). The context is
+// sized for the largest dictionary, which needs the larger window and tables.
+ZSTD_compressionParameters params(int level, size_t dict_size) {
+  return ZSTD_getCParams(level, kPageSize, dict_size);
+}
+
 size_t cctx_size(int level) {
-  return round_up(ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(level, kPageSize, 0)));
+  return round_up(ZSTD_estimateCCtxSize_usingCParams(params(level, Dictionary::kZstdBytes)));
 }
 size_t dctx_size() { return round_up(ZSTD_estimateDCtxSize()); }
 }  // namespace
@@ -47,19 +55,50 @@ bool zstd_init(void* workspace, size_t size, int level, ZstdContexts* out) {
   return true;
 }
 
-uint32_t zstd_compress(void* cctx, const void* page, void* out, uint32_t capacity) {
+uint32_t zstd_compress(void* cctx, const void* cdict, const void* page, void* out, uint32_t capacity) {
+  auto* ctx = static_cast<ZSTD_CCtx*>(cctx);
+  // Referencing (or clearing) a dictionary only sets a pointer. ZSTD_compress_usingCDict
+  // would reset the frame parameters (magic-less format) to their defaults; compress2
+  // keeps those set on the context.
+  if (ZSTD_isError(ZSTD_CCtx_refCDict(ctx, static_cast<const ZSTD_CDict*>(cdict)))) return 0;
   // One call with the whole input: zstd knows the source size, picks parameters for 4 KiB
   // and compresses straight into out without internal buffers.
-  size_t n = ZSTD_compress2(static_cast<ZSTD_CCtx*>(cctx), out, capacity, page, kPageSize);
+  size_t n = ZSTD_compress2(ctx, out, capacity, page, kPageSize);
   // dstSize_tooSmall is the expected "does not fit"; any other error (which a correctly
   // sized static context cannot produce) is reported the same way: keep the page.
   return ZSTD_isError(n) ? 0 : static_cast<uint32_t>(n);
 }
 
-bool zstd_decompress(void* dctx, const void* blob, uint32_t size, void* page_out) {
+bool zstd_decompress(void* dctx, const void* ddict, const void* blob, uint32_t size, void* page_out) {
   if (size == 0) return false;
-  size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx), page_out, kPageSize, blob, size);
+  auto* ctx = static_cast<ZSTD_DCtx*>(dctx);
+  size_t n = ddict == nullptr
+                 ? ZSTD_decompressDCtx(ctx, page_out, kPageSize, blob, size)
+                 : ZSTD_decompress_usingDDict(ctx, page_out, kPageSize, blob, size,
+                                              static_cast<const ZSTD_DDict*>(ddict));
   return !ZSTD_isError(n) && n == kPageSize;
+}
+
+size_t zstd_dicts_size(int level, size_t content_size) {
+  if (level < 1 || level > ZSTD_maxCLevel()) return 0;
+  return round_up(ZSTD_estimateCDictSize_advanced(content_size, params(level, content_size), ZSTD_dlm_byRef)) +
+         round_up(ZSTD_estimateDDictSize(content_size, ZSTD_dlm_byRef));
+}
+
+bool zstd_build_dicts(void* workspace, size_t size, int level, const void* content, size_t content_size,
+                      const void** cdict, const void** ddict) {
+  size_t csize = round_up(ZSTD_estimateCDictSize_advanced(content_size, params(level, content_size), ZSTD_dlm_byRef));
+  if (size < csize) return false;
+  char* base = static_cast<char*>(workspace);
+  // byRef: the dictionaries point into content, which the Dictionary keeps in place.
+  const ZSTD_CDict* c = ZSTD_initStaticCDict(base, csize, content, content_size, ZSTD_dlm_byRef,
+                                             ZSTD_dct_rawContent, params(level, content_size));
+  const ZSTD_DDict* d = ZSTD_initStaticDDict(base + csize, size - csize, content, content_size,
+                                             ZSTD_dlm_byRef, ZSTD_dct_rawContent);
+  if (c == nullptr || d == nullptr) return false;
+  *cdict = c;
+  *ddict = d;
+  return true;
 }
 
 }  // namespace tmc::codec::detail

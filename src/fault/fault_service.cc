@@ -252,7 +252,7 @@ class FaultService {
       case PageState::kCompressed: {
         uint32_t size = 0;
         const void* blob = e_.pool_.data(w.payload(), &size);  // no compaction while forking
-        if (blob == nullptr || !codec_.decode(blob, size, page_)) {
+        if (blob == nullptr || !codec_.decode(blob, size, page_, e_.dictionary_for(w))) {
           log::warn().str("corrupt compressed page at ").hex(page).str(" in a forked child; aborting").flush();
           abort();
         }
@@ -350,7 +350,7 @@ class FaultService {
           if (!lock_unless_forking(e_.pool_lock_)) return Outcome::kForking;
           uint32_t size = 0;
           const void* blob = e_.pool_.data(w.payload(), &size);
-          bool ok = blob != nullptr && codec_.decode(blob, size, page_);
+          bool ok = blob != nullptr && codec_.decode(blob, size, page_, e_.dictionary_for(w));
           e_.pool_lock_.unlock();
           if (!ok) {
             // The blob is the only copy: nothing can be done but say so loudly.
@@ -397,7 +397,7 @@ class FaultService {
       if (!lock_unless_forking(e_.pool_lock_)) return;
       uint32_t size = 0;
       const void* blob = e_.pool_.data(w.payload(), &size);
-      bool ok = blob != nullptr && codec_.decode(blob, size, page_);
+      bool ok = blob != nullptr && codec_.decode(blob, size, page_, e_.dictionary_for(w));
       e_.pool_lock_.unlock();
       if (!ok) return;  // the fault on it, if one comes, says so
       if (e_.uffd_.copy(reinterpret_cast<void*>(next), page_, kPageSize, false) != 0) return;

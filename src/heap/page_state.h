@@ -44,6 +44,7 @@ enum class PageState : uint8_t {
 // Flags (bits 4-7 of the word).
 inline constexpr uint8_t kFlagPurged = 1;         // purged while the reclaimer owned it
 inline constexpr uint8_t kFlagIncompressible = 2;  // Resident: did not compress; retry later
+inline constexpr uint8_t kFlagDict = 4;            // Compressed: with the engine's dictionary
 
 const char* page_state_name(PageState s);
 

@@ -2,15 +2,10 @@
 #include "heap/regions.h"
 
 #include <sys/mman.h>
-#include <sys/prctl.h>
 
 #include "base/log.h"
 #include "platform/mm.h"
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
-#endif
 
 namespace tmc::heap {
 namespace {
@@ -72,7 +67,7 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   if (tail) munmap(reinterpret_cast<void*>(base + size), tail);
   // Name the mapping so /proc/PID/maps shows where the managed heap is (Linux 5.17+;
   // harmless failure on kernels without CONFIG_ANON_VMA_NAME).
-  prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, base, size, "tmc-heap");
+  platform::name_mapping(reinterpret_cast<void*>(base), size, "tmc-heap");
   // The page table: libtmc metadata, never managed, so never evicted.
   size_t table_bytes = size / kPageSize * sizeof(PageEntry) + size / kBlockSize;
   void* table = mmap(nullptr, table_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

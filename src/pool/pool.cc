@@ -2,7 +2,6 @@
 #include "pool/pool.h"
 
 #include <sys/mman.h>
-#include <sys/prctl.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,10 +11,6 @@
 #include "base/meta_alloc.h"
 #include "platform/mm.h"
 
-#ifndef PR_SET_VMA
-#define PR_SET_VMA 0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
-#endif
 
 namespace tmc::pool {
 namespace {
@@ -30,9 +25,6 @@ constexpr uint8_t kNoList = 0xff;
 
 static_assert(Pool::kMaxHandles < kFreeBit, "handles and free-slot links share a word");
 
-void name_mapping(void* p, size_t size, const char* name) {
-  prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, p, size, name);  // best effort, for /proc/PID/maps
-}
 }  // namespace
 
 // A span: span_pages contiguous pages of one class, cut into slots. The descriptor lives
@@ -151,7 +143,7 @@ bool Pool::grow_table_locked() {
       log::warn().str("pool: cannot reserve the handle table").flush();
       return false;
     }
-    name_mapping(p, bytes, "tmc-pool-handles");
+    platform::name_mapping(p, bytes, "tmc-pool-handles");
     table = static_cast<Entry*>(p);
     table_.store(table, std::memory_order_release);
   }
@@ -197,7 +189,7 @@ Pool::Chunk* Pool::map_chunk_locked() {
   if (p == MAP_FAILED) return nullptr;
   // The pool accounts for memory page by page; a huge page would hold 2 MiB for one span.
   platform::raw_madvise(p, kChunkBytes, MADV_NOHUGEPAGE);
-  name_mapping(p, kChunkBytes, "tmc-pool");
+  platform::name_mapping(p, kChunkBytes, "tmc-pool");
   Chunk* c = spare_chunks_;
   if (c != nullptr) {
     spare_chunks_ = c->next;

@@ -23,6 +23,7 @@
 
 #include "base/spin_lock.h"
 #include "codec/codec.h"
+#include "codec/dictionary.h"
 #include "heap/regions.h"
 #include "platform/uffd.h"
 #include "pool/pool.h"
@@ -71,6 +72,19 @@ class Engine {
   std::atomic<bool> running_{false};
   std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)
   std::atomic<bool> locked_seen_{false};  // mlock()ed heap memory was met (logged once)
+
+  // The compression dictionary (TMC_DICT): filled and sealed by the reclaimer, then
+  // published by dict_ready_ (release). A page word with kFlagDict was committed after
+  // that, so whoever reads such a word (acquire) sees the sealed dictionary.
+  codec::Dictionary dict_;
+  std::atomic<bool> dict_ready_{false};
+  const codec::Dictionary* dictionary() const {
+    return dict_ready_.load(std::memory_order_acquire) ? &dict_ : nullptr;
+  }
+  // The dictionary a Compressed page's blob decodes with.
+  const codec::Dictionary* dictionary_for(heap::PageWord w) const {
+    return (w.flags() & heap::kFlagDict) != 0 ? &dict_ : nullptr;
+  }
 
   pthread_mutex_t reclaim_lock_ = PTHREAD_MUTEX_INITIALIZER;
   SpinLock staging_lock_;

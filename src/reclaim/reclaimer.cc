@@ -76,6 +76,10 @@ class Reclaimer {
       return false;
     }
     max_blob_ = kPageSize * (100 - control::option(OptionId::min_saving)) / 100;
+    // A forked child inherits the parent's dictionary, sealed or half filled.
+    if (control::option(OptionId::dict) != 0 && e_.dict_.memory_bytes() == 0 &&
+        !e_.dict_.init(kind, static_cast<int>(control::option(OptionId::zstd_level))))
+      log::warn().str("no compression dictionary; pages are compressed without one").flush();
     if (blob_ == nullptr || pagemap_ == nullptr) {
       log::warn().str("the reclaimer has no memory for its buffers; nothing will be compressed").flush();
       return false;
@@ -234,10 +238,14 @@ class Reclaimer {
 
   // Step 2, outside any lock the fault thread needs.
   void encode(uint32_t staged) {
+    const codec::Dictionary* dict = e_.dictionary();
     for (uint32_t i = 0; i < staged; ++i) {
       Slot& s = slots_[i];
-      s.encoded = codec_.encode(e_.staging_ + (first_slot_ + i) * kPageSize, blob_, 2 * kPageSize, max_blob_);
+      const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
+      s.encoded = codec_.encode(page, blob_, 2 * kPageSize, max_blob_, dict);
       s.handle = 0;
+      if (dict == nullptr && s.entry != nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
+        dict = sample_for_dictionary(page);
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
         s.handle = e_.pool_.store(blob_, s.encoded.size);
         if (s.handle == 0) s.encoded.kind = codec::Encoded::Kind::kIncompressible;  // pool full
@@ -245,6 +253,24 @@ class Reclaimer {
         e_.incompressible_.fetch_add(1, std::memory_order_relaxed);
       }
     }
+  }
+
+  // Until the dictionary is full, one compressible page in kDictSampleStride goes into it,
+  // so the samples spread over the first few MiB evicted rather than one neighbourhood
+  // (on Redis heaps any spread measured alike: bench/results/dictionary.md). Returns the
+  // dictionary once it is sealed and published, nullptr before.
+  const codec::Dictionary* sample_for_dictionary(const char* page) {
+    codec::Dictionary& d = e_.dict_;
+    if (d.memory_bytes() == 0 || d.sealed() || dict_samples_seen_++ % kDictSampleStride != 0) return nullptr;
+    if (!d.add_sample(page)) return nullptr;
+    if (!d.seal()) return nullptr;  // said why; pages go on without one
+    if (!codec_.self_test(&d)) {
+      log::warn().str("the compression dictionary failed its self-test; pages are compressed without one").flush();
+      return nullptr;
+    }
+    e_.dict_ready_.store(true, std::memory_order_release);
+    log::info().str("compression dictionary ready (").u64(d.content_size() >> 10).str(" KiB of samples)").flush();
+    return &d;
   }
 
   // Step 3.
@@ -267,7 +293,8 @@ class Reclaimer {
           }
           break;
         case codec::Encoded::Kind::kCompressed:
-          if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle))) {
+          if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
+                                                    s.encoded.with_dict ? heap::kFlagDict : 0))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
             ++done;
           } else {
@@ -356,6 +383,8 @@ class Reclaimer {
   uint32_t count_ = 0;
   uint32_t first_slot_ = 0;  // the ring's next free slot
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
+  static constexpr uint64_t kDictSampleStride = 16;
+  uint64_t dict_samples_seen_ = 0;
 };
 
 void sleep_ms(long ms) {

@@ -504,6 +504,12 @@ int main() {
   REQUIRE(end.faults - s0.faults > 1000, "only %llu faults", (unsigned long long)(end.faults - s0.faults));
   REQUIRE(end.faults > before_last.faults, "the last check faulted nothing back");
   REQUIRE(c.pipe_ios > 0 && c.file_ios > 0, "no system-call I/O was done");
+  // With TMC_DICT on (the default) most pages were compressed with the dictionary, the
+  // first few without: both decode paths were exercised.
+  const char* dict_opt = getenv("TMC_DICT");
+  bool dict_on = dict_opt == nullptr || strcmp(dict_opt, "0") != 0;
+  REQUIRE(!dict_on || end.dict_bytes > 0, "TMC_DICT is on but no dictionary was made");
+  REQUIRE(dict_on || end.dict_bytes == 0, "TMC_DICT=0 but a dictionary was made");
   tmc_test_checks_ += c.verifies;
   CHECK(c.bad_buffers == 0, "%llu verifications found %llu bytes differing from the model",
         (unsigned long long)c.bad_buffers.load(), (unsigned long long)c.bad_bytes.load());

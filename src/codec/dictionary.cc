@@ -1,0 +1,70 @@
+// See dictionary.h.
+#include "codec/dictionary.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "base/log.h"
+#include "codec/backend.h"
+#include "platform/mm.h"
+
+
+namespace tmc::codec {
+namespace {
+size_t round_to_pages(size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
+}  // namespace
+
+bool Dictionary::init(CodecKind kind, int zstd_level) {
+  if (mapping_ != nullptr) return false;  // a dictionary is made once
+  kind_ = kind;
+  level_ = zstd_level;
+  content_size_ = bytes_for(kind);
+  structures_size_ = round_to_pages(kind == CodecKind::kLz4 ? detail::lz4_dict_stream_size()
+                                                            : detail::zstd_dicts_size(zstd_level, content_size_));
+  if (structures_size_ == 0) {
+    log::warn().str("codec: no dictionary for zstd level ").i64(zstd_level).flush();
+    return false;
+  }
+  size_t size = content_size_ + structures_size_;
+  void* p = platform::map_anonymous(size, "tmc-dict");
+  if (p == nullptr) {
+    log::warn().str("codec: cannot map ").u64(size).str(" bytes for a dictionary").flush();
+    return false;
+  }
+  mapping_ = static_cast<char*>(p);
+  mapping_size_ = size;
+  content_ = mapping_;
+  structures_ = mapping_ + content_size_;
+  return true;
+}
+
+bool Dictionary::add_sample(const void* page) {
+  if (sealed_ || mapping_ == nullptr) return full();
+  if (used_ < content_size_) {
+    memcpy(content_ + used_, page, kPageSize);
+    used_ += kPageSize;
+  }
+  return full();
+}
+
+bool Dictionary::seal() {
+  if (sealed_ || mapping_ == nullptr || used_ == 0) return sealed_;
+  bool ok;
+  if (kind_ == CodecKind::kLz4) {
+    lz4_stream_ = detail::lz4_load_dict(structures_, structures_size_, content_, used_);
+    ok = lz4_stream_ != nullptr;
+  } else {
+    ok = detail::zstd_build_dicts(structures_, structures_size_, level_, content_, used_, &zstd_cdict_, &zstd_ddict_);
+  }
+  if (!ok) {
+    log::warn().str("codec: cannot build a dictionary; pages are compressed without one").flush();
+    return false;
+  }
+  // Nothing may change a dictionary that blobs depend on: a stray write now faults.
+  mprotect(mapping_, mapping_size_, PROT_READ);
+  sealed_ = true;
+  return true;
+}
+
+}  // namespace tmc::codec
