@@ -1,0 +1,148 @@
+#include "options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace acc {
+namespace {
+
+const char kUsage[] =
+    "usage: LD_PRELOAD=build/libtmc.so bench_hotset [options]\n"
+    "A heap with a known hot set: reports the share of cold pages libtmc compressed, the share\n"
+    "of hot-set accesses that faulted and libtmc's background CPU (bench/README.md).\n"
+    "  --size SIZE            data allocated (K/M/G suffix)               [2G]\n"
+    "  --chunk SIZE           size of one malloc'd object, power of two   [64K]\n"
+    "  --hot-percent P        share of pages that are hot (0 < P <= 50)   [10]\n"
+    "  --layout L             contiguous | strided                       [contiguous]\n"
+    "  --warmup DURATION      before measuring; a few TMC_COLD_AGE (500ms/30s/2m) [60s]\n"
+    "  --measure DURATION     the measured window                         [60s]\n"
+    "  --threads N            accessor threads (1..64)                    [1]\n"
+    "  --write-percent P      share of hot accesses that write (0..100)   [10]\n"
+    "  --shift                then move the hot set and report every second\n"
+    "  --shift-time DURATION  how long to follow the moved hot set        [60s]\n"
+    "  --seed N               seed of the page contents                   [1]\n"
+    "  --json                 JSON on stdout instead of the table\n";
+
+// "2G", "256M", "64K", "4096": bytes; false if malformed or zero.
+bool parse_size(const char* s, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || !(v > 0)) return false;
+  double mult = 1;
+  switch (*end) {
+    case 'k': case 'K': mult = 1024.0; ++end; break;
+    case 'm': case 'M': mult = 1024.0 * 1024; ++end; break;
+    case 'g': case 'G': mult = 1024.0 * 1024 * 1024; ++end; break;
+    case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; ++end; break;
+    default: break;
+  }
+  if (*end != '\0') return false;
+  *out = static_cast<uint64_t>(v * mult);
+  return *out > 0;
+}
+
+// "500ms", "30s", "2m", "1h", bare number = seconds (TMC_COLD_AGE's syntax). >= 0.
+bool parse_duration(const char* s, double* out) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || !(v >= 0) || std::isinf(v)) return false;
+  double mult = 1;
+  if (strcmp(end, "ms") == 0) mult = 0.001;
+  else if (strcmp(end, "s") == 0 || *end == '\0') mult = 1;
+  else if (strcmp(end, "m") == 0) mult = 60;
+  else if (strcmp(end, "h") == 0) mult = 3600;
+  else return false;
+  *out = v * mult;
+  return true;
+}
+
+bool parse_number(const char* s, double lo, double hi, double* out) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) return false;
+  *out = v;
+  return true;
+}
+
+bool fail(std::string* err, const char* opt, const char* value, const char* accepts) {
+  *err = std::string(opt) + ": bad value '" + value + "' (accepts " + accepts + ")";
+  return false;
+}
+
+}  // namespace
+
+const char* layout_name(Layout l) { return l == Layout::kStrided ? "strided" : "contiguous"; }
+
+bool parse_options(int argc, char** argv, Options* o, std::string* err) {
+  err->clear();
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(kUsage, stdout);
+      return false;
+    }
+    if (strcmp(a, "--shift") == 0) { o->shift = true; continue; }
+    if (strcmp(a, "--json") == 0) { o->json = true; continue; }
+    if (strncmp(a, "--", 2) != 0) {
+      *err = std::string("unexpected argument '") + a + "' (see --help)";
+      return false;
+    }
+    if (i + 1 >= argc) {
+      *err = std::string(a) + ": needs a value (see --help)";
+      return false;
+    }
+    const char* v = argv[++i];
+    double d = 0;
+    if (strcmp(a, "--size") == 0) {
+      if (!parse_size(v, &o->size_bytes)) return fail(err, a, v, "a size such as 2G, 256M");
+    } else if (strcmp(a, "--chunk") == 0) {
+      uint64_t c = 0;
+      if (!parse_size(v, &c) || c < 4096 || (c & (c - 1)) != 0)
+        return fail(err, a, v, "a power of two of at least 4K, such as 64K or 1M");
+      o->chunk_bytes = c;
+    } else if (strcmp(a, "--hot-percent") == 0) {
+      // At most half, so that --shift can move to a window disjoint from the first one.
+      if (!parse_number(v, 0, 50, &d) || d <= 0) return fail(err, a, v, "a percentage above 0, at most 50");
+      o->hot_percent = d;
+    } else if (strcmp(a, "--layout") == 0) {
+      if (strcmp(v, "contiguous") == 0) o->layout = Layout::kContiguous;
+      else if (strcmp(v, "strided") == 0) o->layout = Layout::kStrided;
+      else return fail(err, a, v, "contiguous or strided");
+    } else if (strcmp(a, "--warmup") == 0) {
+      if (!parse_duration(v, &o->warmup_s)) return fail(err, a, v, "a duration such as 500ms, 60s, 2m");
+    } else if (strcmp(a, "--measure") == 0) {
+      if (!parse_duration(v, &o->measure_s) || o->measure_s < 1)
+        return fail(err, a, v, "a duration of at least 1s");
+    } else if (strcmp(a, "--threads") == 0) {
+      if (!parse_number(v, 1, 64, &d) || d != std::floor(d)) return fail(err, a, v, "a whole number 1..64");
+      o->threads = static_cast<int>(d);
+    } else if (strcmp(a, "--write-percent") == 0) {
+      if (!parse_number(v, 0, 100, &d)) return fail(err, a, v, "a percentage 0..100");
+      o->write_percent = d;
+    } else if (strcmp(a, "--shift-time") == 0) {
+      if (!parse_duration(v, &o->shift_s) || o->shift_s < 1) return fail(err, a, v, "a duration of at least 1s");
+    } else if (strcmp(a, "--seed") == 0) {
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long s = strtoull(v, &end, 10);
+      if (errno != 0 || end == v || *end != '\0') return fail(err, a, v, "a whole number");
+      o->seed = s;
+    } else {
+      *err = std::string("unknown option '") + a + "' (see --help)";
+      return false;
+    }
+  }
+  if (o->size_bytes < o->chunk_bytes * 20) {
+    *err = "--size: must hold at least 20 chunks of --chunk (the hot set needs whole pages of a few chunks)";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace acc

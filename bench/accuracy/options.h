@@ -1,0 +1,38 @@
+// Command line of bench_hotset (bench/accuracy/hotset.cc): what heap to build, which part
+// of it is hot, how long each phase lasts. parse_options() rejects anything malformed with
+// one line naming the option and what it accepts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace acc {
+
+// How the hot pages lie among all pages of the heap.
+enum class Layout {
+  kContiguous,  // one run of pages: whole 2 MiB blocks are hot or cold
+  kStrided,     // every Nth page: every block mixes hot and cold pages
+};
+
+struct Options {
+  uint64_t size_bytes = uint64_t{2} << 30;  // data allocated, in chunks of chunk_bytes
+  uint64_t chunk_bytes = 64 << 10;          // one malloc'd object; a power of two >= 4 KiB
+  double hot_percent = 10;                  // share of the pages the accessors touch
+  Layout layout = Layout::kContiguous;
+  double warmup_s = 60;
+  double measure_s = 60;
+  int threads = 1;
+  double write_percent = 10;  // share of hot accesses that write; the rest read
+  bool shift = false;         // after measuring, move the hot set and follow it
+  double shift_s = 60;
+  bool json = false;  // JSON on stdout instead of the table
+  uint64_t seed = 1;  // page contents are a function of (seed, page index)
+};
+
+// Fills *out from argv. On a bad argument returns false with a one-line message in *err;
+// on --help returns false with an empty *err after printing the usage to stdout.
+bool parse_options(int argc, char** argv, Options* out, std::string* err);
+
+const char* layout_name(Layout l);
+
+}  // namespace acc
