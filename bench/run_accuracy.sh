@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Accuracy of libtmc's cold detection (bench/accuracy/hotset.cc, run under the preload): a
+# heap with a known hot set, and after warm-up the share of cold pages compressed (goal >=
+# 95%), the share of hot accesses that fault (goal <= 0.1%), libtmc's background CPU (goal
+# <= 5% of a core), then how fast it follows a hot set that moves. Writes the report
+# OUT/accuracy.md (command, machine, one column per run, goals met or not) and one JSON per
+# run. Builds nothing.
+#
+#   bench/run_accuracy.sh [--build-dir DIR] [--out DIR] [--size SIZE] [--warmup DURATION]
+#                         [--env VAR=VALUE]... [--quick]
+#
+# Runs (each with TMC_COLD_AGE set, --threads 1, --shift):
+#   cold30      TMC_COLD_AGE=30s, 10% of hot accesses write
+#   cold10      TMC_COLD_AGE=10s, 10% of hot accesses write
+#   cold10-read TMC_COLD_AGE=10s, the hot set only read (write tracking cannot see it)
+# --size        data size (2G)
+# --warmup      warm-up of every run (180s: six cold ages of the longest, and time enough
+#               for the reclaimer, which runs under TMC_CPU_BUDGET, to evict 2 GiB)
+# --env V=X     passed to every run (repeatable), e.g. --env TMC_TRACK_WRITES=0
+# --quick       CI smoke run: 256M, TMC_COLD_AGE=2s, 12s warm-up, 5s window, 8s shift,
+#               one run; checks the program ran and every page survived, not the goals
+# --out         bench/results (--quick: a new temporary directory)
+# Exit: 0 when every run exited 0 (every page intact), 1 otherwise.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+build="$REPO/build"
+out=""
+size="2G"
+warmup="180s"
+quick=0
+extra_env=()
+orig_args=("$@")
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build="$(cd "${2:?--build-dir needs a directory}" && pwd)"; shift 2 ;;
+    --out) out="${2:?--out needs a directory}"; shift 2 ;;
+    --size) size="${2:?--size needs a value such as 2G}"; shift 2 ;;
+    --warmup) warmup="${2:?--warmup needs a duration such as 180s}"; shift 2 ;;
+    --env)
+      [[ "${2:-}" =~ ^TMC_[A-Z0-9_]+=.*$ ]] || { echo "run_accuracy: --env needs TMC_NAME=VALUE, got '${2:-}'" >&2; exit 1; }
+      extra_env+=("$2"); shift 2 ;;
+    --quick) quick=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run_accuracy: unknown argument: $1 (see --help)" >&2; exit 1 ;;
+  esac
+done
+bin="$build/bench/bench_hotset"
+lib="$build/libtmc.so"
+tmcctl="$build/tmcctl"
+[ -x "$bin" ] && [ -f "$lib" ] && [ -x "$tmcctl" ] ||
+  { echo "run_accuracy: build first: cmake --build $build --target tmc tmcctl bench_hotset" >&2; exit 1; }
+# machine_desc, git_desc
+source "$REPO/bench/datasets/compress_lib.sh"
+
+# name | TMC_COLD_AGE | program arguments
+if ((quick)); then
+  [ -n "$out" ] || out="$(mktemp -d /tmp/accuracy-quick.XXXXXX)"
+  runs=("quick|2s|--size 256M --warmup 12s --measure 5s --shift --shift-time 8s")
+else
+  [ -n "$out" ] || out="$REPO/bench/results"
+  common="--size $size --warmup $warmup --measure 60s --threads 1 --shift --shift-time 60s"
+  runs=("cold30|30s|$common --write-percent 10"
+        "cold10|10s|$common --write-percent 10"
+        "cold10-read|10s|$common --write-percent 0")
+fi
+mkdir -p "$out"
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${load%% *}" -v n="$(nproc)" 'BEGIN {exit !(l > n / 4)}'; then
+  echo "run_accuracy: warning: load average $load on $(nproc) CPUs: other work skews the CPU figures" >&2
+fi
+
+failed=0
+jsons=()
+for spec in "${runs[@]}"; do
+  IFS='|' read -r name cold args <<<"$spec"
+  json="$out/accuracy_$name.json"
+  echo "== $name: TMC_COLD_AGE=$cold ${extra_env[*]} bench_hotset $args --json" >&2
+  # The extra --env settings come after TMC_COLD_AGE, so --env TMC_COLD_AGE=... wins.
+  # shellcheck disable=SC2086  # $args is a list of words on purpose
+  env -u LD_PRELOAD TMC_COLD_AGE="$cold" "${extra_env[@]}" LD_PRELOAD="$lib" "$bin" $args --json \
+    >"$json" 2> >(tee "$out/accuracy_$name.log" >&2) &
+  pid=$!
+  # The options the process really runs with (defaults of options added since included).
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    sleep 1
+    if timeout 10 "$tmcctl" options "$pid" --json >"$out/accuracy_$name.options.json" 2>/dev/null; then break; fi
+  done
+  rc=0
+  wait "$pid" || rc=$?
+  if ((rc != 0)); then
+    echo "run_accuracy: $name exited $rc (1: a page lost its contents; 2: could not measure; see $out/accuracy_$name.log)" >&2
+    failed=1
+    continue
+  fi
+  jsons+=("$json")
+done
+
+if ((${#jsons[@]} > 0)); then
+  python3 "$REPO/scripts/accuracy_report.py" \
+    --command "bench/run_accuracy.sh ${orig_args[*]}" --machine "$(machine_desc)" --source "$(git_desc "$REPO")" \
+    --load "$load" "${jsons[@]}" >"$out/accuracy.md"
+  echo "run_accuracy: wrote $out/accuracy.md" >&2
+fi
+exit "$failed"
