@@ -99,7 +99,7 @@ done
 if ((${#jsons[@]} > 0)); then
   python3 "$REPO/scripts/accuracy_report.py" \
     --command "bench/run_accuracy.sh ${orig_args[*]}" --machine "$(machine_desc)" --source "$(git_desc "$REPO")" \
-    --load "$load" "${jsons[@]}" >"$out/accuracy.md"
+    --load "$load before, $(cut -d' ' -f1-3 /proc/loadavg) after" "${jsons[@]}" >"$out/accuracy.md"
   echo "run_accuracy: wrote $out/accuracy.md" >&2
 fi
 exit "$failed"

@@ -64,7 +64,7 @@ def main():
     o = []
     o.append("# Cold-detection accuracy: a heap with a known hot set\n")
     o.append("Command: `%s`  " % args.command)
-    o.append("Machine: %s; load average before: %s  " % (args.machine, args.load))
+    o.append("Machine: %s; load average (1, 5, 15 min): %s  " % (args.machine, args.load))
     o.append("libtmc: %s\n" % args.source)
     s0 = runs[0]["setup"]
     o.append(
