@@ -7,7 +7,7 @@
 # run. Builds nothing.
 #
 #   bench/run_accuracy.sh [--build-dir DIR] [--out DIR] [--size SIZE] [--warmup DURATION]
-#                         [--env VAR=VALUE]... [--quick]
+#                         [--env VAR=VALUE]... [--runs LIST] [--quick]
 #
 # Runs (each with TMC_COLD_AGE set, --threads 1, --shift):
 #   cold30      TMC_COLD_AGE=30s, 10% of hot accesses write
@@ -17,6 +17,7 @@
 # --warmup      warm-up of every run (180s: six cold ages of the longest, and time enough
 #               for the reclaimer, which runs under TMC_CPU_BUDGET, to evict 2 GiB)
 # --env V=X     passed to every run (repeatable), e.g. --env TMC_TRACK_WRITES=0
+# --runs LIST   only these runs, e.g. cold10 or cold30,cold10 (all three)
 # --quick       CI smoke run: 256M, TMC_COLD_AGE=2s, 12s warm-up, 5s window, 8s shift,
 #               one run; checks the program ran and every page survived, not the goals
 # --out         bench/results (--quick: a new temporary directory)
@@ -28,6 +29,7 @@ out=""
 size="2G"
 warmup="180s"
 quick=0
+only=""
 extra_env=()
 orig_args=("$@")
 while [ $# -gt 0 ]; do
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
     --env)
       [[ "${2:-}" =~ ^TMC_[A-Z0-9_]+=.*$ ]] || { echo "run_accuracy: --env needs TMC_NAME=VALUE, got '${2:-}'" >&2; exit 1; }
       extra_env+=("$2"); shift 2 ;;
+    --runs) only="${2:?--runs needs a list such as cold10,cold30}"; shift 2 ;;
     --quick) quick=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_accuracy: unknown argument: $1 (see --help)" >&2; exit 1 ;;
@@ -62,6 +65,18 @@ else
   runs=("cold30|30s|$common --write-percent 10"
         "cold10|10s|$common --write-percent 10"
         "cold10-read|10s|$common --write-percent 0")
+  if [ -n "$only" ]; then
+    picked=()
+    IFS=, read -r -a wanted <<<"$only"
+    for w in "${wanted[@]}"; do
+      found=0
+      for spec in "${runs[@]}"; do
+        if [ "${spec%%|*}" = "$w" ]; then picked+=("$spec"); found=1; fi
+      done
+      ((found)) || { echo "run_accuracy: --runs: no run named '$w' (cold30, cold10, cold10-read)" >&2; exit 1; }
+    done
+    runs=("${picked[@]}")
+  fi
 fi
 mkdir -p "$out"
 
