@@ -12,6 +12,8 @@ packages=(
   libpython3.11-testsuite
   # the lz4 and zstd command-line tools: compressibility of the benchmark datasets
   lz4 zstd
+  # the plots of bench/compare_zram.sh (scripts/compare_report.py); util-linux has mkswap/swapon
+  python3-matplotlib util-linux
 )
 
 missing=()
