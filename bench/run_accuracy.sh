@@ -7,6 +7,7 @@
 # run. Builds nothing.
 #
 #   bench/run_accuracy.sh [--build-dir DIR] [--out DIR] [--size SIZE] [--warmup DURATION]
+#                         [--warmup-max DURATION]
 #                         [--env VAR=VALUE]... [--runs LIST] [--quick]
 #
 # Runs (each with TMC_COLD_AGE set, --threads 1, --shift):
@@ -14,8 +15,9 @@
 #   cold10      TMC_COLD_AGE=10s, 10% of hot accesses write
 #   cold10-read TMC_COLD_AGE=10s, the hot set only read (write tracking cannot see it)
 # --size        data size (2G)
-# --warmup      warm-up of every run (180s: six cold ages of the longest, and time enough
-#               for the reclaimer, which runs under TMC_CPU_BUDGET, to evict 2 GiB)
+# --warmup      least warm-up of every run (default four cold ages); bench_hotset then goes
+#               on until no more cold pages are being evicted (the reclaimer works under
+#               TMC_CPU_BUDGET, and 2 GiB can take minutes), at most --warmup-max (600s)
 # --env V=X     passed to every run (repeatable), e.g. --env TMC_TRACK_WRITES=0
 # --runs LIST   only these runs, e.g. cold10 or cold30,cold10 (all three)
 # --quick       CI smoke run: 256M, TMC_COLD_AGE=2s, 12s warm-up, 5s window, 8s shift,
@@ -27,7 +29,8 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 build="$REPO/build"
 out=""
 size="2G"
-warmup="180s"
+warmup=""
+warmup_max="600s"
 quick=0
 only=""
 extra_env=()
@@ -37,7 +40,8 @@ while [ $# -gt 0 ]; do
     --build-dir) build="$(cd "${2:?--build-dir needs a directory}" && pwd)"; shift 2 ;;
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
     --size) size="${2:?--size needs a value such as 2G}"; shift 2 ;;
-    --warmup) warmup="${2:?--warmup needs a duration such as 180s}"; shift 2 ;;
+    --warmup) warmup="${2:?--warmup needs a duration such as 120s}"; shift 2 ;;
+    --warmup-max) warmup_max="${2:?--warmup-max needs a duration such as 600s}"; shift 2 ;;
     --env)
       [[ "${2:-}" =~ ^TMC_[A-Z0-9_]+=.*$ ]] || { echo "run_accuracy: --env needs TMC_NAME=VALUE, got '${2:-}'" >&2; exit 1; }
       extra_env+=("$2"); shift 2 ;;
@@ -58,13 +62,13 @@ source "$REPO/bench/datasets/compress_lib.sh"
 # name | TMC_COLD_AGE | program arguments
 if ((quick)); then
   [ -n "$out" ] || out="$(mktemp -d /tmp/accuracy-quick.XXXXXX)"
-  runs=("quick|2s|--size 256M --warmup 12s --measure 5s --shift --shift-time 8s")
+  runs=("quick|2s|--size 256M --warmup 12s --warmup-max 60s --measure 5s --shift --shift-time 8s")
 else
   [ -n "$out" ] || out="$REPO/bench/results"
-  common="--size $size --warmup $warmup --measure 60s --threads 1 --shift --shift-time 60s"
-  runs=("cold30|30s|$common --write-percent 10"
-        "cold10|10s|$common --write-percent 10"
-        "cold10-read|10s|$common --write-percent 0")
+  common="--size $size --warmup-max $warmup_max --measure 60s --threads 1 --shift --shift-time 60s"
+  runs=("cold30|30s|$common --warmup ${warmup:-120s} --write-percent 10"
+        "cold10|10s|$common --warmup ${warmup:-40s} --write-percent 10"
+        "cold10-read|10s|$common --warmup ${warmup:-40s} --write-percent 0")
   if [ -n "$only" ]; then
     picked=()
     IFS=, read -r -a wanted <<<"$only"

@@ -72,8 +72,9 @@ def main():
         "JSON-like records, English-like text or Redis-like heap slabs (all compressible; no zero or "
         "same-filled pages). %.4g%% of the pages (%s) are the hot set, touched by %d thread(s) at random "
         "(8 bytes at a random offset; a write stores the word's own value back, so every page can be "
-        "checked at the end); the rest are written once and never touched again. After the warm-up a "
-        "window is measured; then the hot set moves to a disjoint %.4g%% of the pages (cold and compressed "
+        "checked at the end); the rest are written once and never touched again. The warm-up lasts at "
+        "least four cold ages and then goes on until the share of cold pages evicted has grown by less than "
+        "0.1 point in 10 s, so that the window sees libtmc at steady state; then a window is measured; then the hot set moves to a disjoint %.4g%% of the pages (cold and compressed "
         "until then), followed for %d s; finally every page is compared with its original contents.\n"
         % (mib(s0["size_bytes"]).split(".")[0], s0["chunk_bytes"] // 1024, s0["hot_percent"], s0["layout"],
            s0["threads"], s0["hot_percent"], len(runs[0].get("shift", {}).get("samples", []))))
@@ -91,7 +92,10 @@ def main():
     rows = []
     rows.append(["TMC_COLD_AGE"] + [r["setup"]["env"].get("TMC_COLD_AGE", "default") for r in runs])
     rows.append(["hot accesses that write"] + ["%.4g%%" % r["setup"]["write_percent"] for r in runs])
-    rows.append(["warm-up / window"] + ["%.0f s / %.1f s" % (r["setup"]["warmup_s"], r["window"]["seconds"]) for r in runs])
+    rows.append(["warm-up (least; until cold pages stopped going)"] + [
+        "%.0f s (%.0f s; %s)" % (r["window"]["warmup_s"], r["setup"]["warmup_s"],
+                                 "settled" if r["window"]["settled"] else "**not settled**") for r in runs])
+    rows.append(["measured window"] + ["%.1f s" % r["window"]["seconds"] for r in runs])
     rows.append(["other TMC_* given"] + [", ".join("`%s=%s`" % kv for kv in sorted(r["setup"]["env"].items())
                                                   if kv[0] != "TMC_COLD_AGE") or "none" for r in runs])
     o.append(table(["run"] + names, rows) + "\n")

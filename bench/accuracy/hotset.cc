@@ -77,22 +77,42 @@ double cold_absent_share(const PageCensus& c) {
 }
 
 // Warm-up: one pagemap census a second, to see when the cold pages went; a line every 10 s.
+// It lasts --warmup at least, then on until the share of cold pages evicted grew by less
+// than kSettled over the last kSettleWindow seconds (or --warmup-max): the window must see
+// libtmc at steady state, not still working through the initial eviction, which under a
+// CPU budget can take longer than any fixed warm-up.
+constexpr int kSettleWindow = 10;
+constexpr double kSettled = 0.001;
+
 void warm_up(const Options& o, const Heap& heap, const HotWindow& hot, const HotWindow& other, Pagemap& pm,
              const TmcView& tmc, Results* r) {
   const double t0 = now_s();
-  for (int s = 1; s <= static_cast<int>(o.warmup_s); ++s) {
+  const int max_s = static_cast<int>(o.warmup_max_s);
+  double history[kSettleWindow + 1] = {};  // cold share of the last seconds, a ring
+  int s = 1;
+  for (; s <= max_s; ++s) {
     sleep_until(t0 + s);
     PageCensus c = pm.census(heap, hot, other);
     double cold = cold_absent_share(c);
+    history[s % (kSettleWindow + 1)] = cold;
     if (r->cold95_after_s < 0 && cold >= kGoalColdCompressed) r->cold95_after_s = s;
-    if (s % 10 == 0 || s == static_cast<int>(o.warmup_s)) {
+    const bool settled = s >= o.warmup_s && s > kSettleWindow &&
+                         cold - history[(s + 1) % (kSettleWindow + 1)] < kSettled;
+    if (s % 10 == 0 || settled || s == max_s) {
       StatsSnapshot st = tmc.snapshot();
       fprintf(stderr, "bench_hotset: warm-up %4d s: cold evicted %5.1f%%, hot present %5.1f%%, evictions %llu, faults %llu, RSS %.0f MiB\n",
               s, cold * 100, c.in_a.present_share() * 100, static_cast<unsigned long long>(st.get_or_zero("evictions")),
               static_cast<unsigned long long>(st.get_or_zero("faults")), static_cast<double>(st.get_or_zero("rss_bytes")) / 1048576);
     }
+    if (settled) {
+      r->settled = true;
+      break;
+    }
   }
-  sleep_until(t0 + o.warmup_s);  // the fractional rest
+  if (!r->settled)
+    fprintf(stderr, "bench_hotset: warning: cold pages were still being evicted after --warmup-max %.0f s; the window is not at steady state\n",
+            o.warmup_max_s);
+  r->warmup_s = now_s() - t0;
 }
 
 void measure(const Options& o, const Heap& heap, const HotWindow& hot, const HotWindow& other, Pagemap& pm,

@@ -17,7 +17,9 @@ const char kUsage[] =
     "  --chunk SIZE           size of one malloc'd object, power of two   [64K]\n"
     "  --hot-percent P        share of pages that are hot (0 < P <= 50)   [10]\n"
     "  --layout L             contiguous | strided                       [contiguous]\n"
-    "  --warmup DURATION      before measuring; a few TMC_COLD_AGE (500ms/30s/2m) [60s]\n"
+    "  --warmup DURATION      least warm-up; a few TMC_COLD_AGE (500ms/30s/2m) [60s]\n"
+    "  --warmup-max DURATION  warm-up goes on, up to this, until no more cold pages\n"
+    "                         are being evicted (steady state)        [4 x --warmup]\n"
     "  --measure DURATION     the measured window                         [60s]\n"
     "  --threads N            accessor threads (1..64)                    [1]\n"
     "  --write-percent P      share of hot accesses that write (0..100)   [10]\n"
@@ -116,6 +118,8 @@ bool parse_options(int argc, char** argv, Options* o, std::string* err) {
       else return fail(err, a, v, "contiguous or strided");
     } else if (strcmp(a, "--warmup") == 0) {
       if (!parse_duration(v, &o->warmup_s)) return fail(err, a, v, "a duration such as 500ms, 60s, 2m");
+    } else if (strcmp(a, "--warmup-max") == 0) {
+      if (!parse_duration(v, &o->warmup_max_s)) return fail(err, a, v, "a duration such as 10m");
     } else if (strcmp(a, "--measure") == 0) {
       if (!parse_duration(v, &o->measure_s) || o->measure_s < 1)
         return fail(err, a, v, "a duration of at least 1s");
@@ -137,6 +141,11 @@ bool parse_options(int argc, char** argv, Options* o, std::string* err) {
       *err = std::string("unknown option '") + a + "' (see --help)";
       return false;
     }
+  }
+  if (o->warmup_max_s == 0) o->warmup_max_s = 4 * o->warmup_s;
+  if (o->warmup_max_s < o->warmup_s) {
+    *err = "--warmup-max: must not be shorter than --warmup";
+    return false;
   }
   if (o->size_bytes < o->chunk_bytes * 20) {
     *err = "--size: must hold at least 20 chunks of --chunk (the hot set needs whole pages of a few chunks)";

@@ -19,7 +19,8 @@ struct Options {
   uint64_t chunk_bytes = 64 << 10;          // one malloc'd object; a power of two >= 4 KiB
   double hot_percent = 10;                  // share of the pages the accessors touch
   Layout layout = Layout::kContiguous;
-  double warmup_s = 60;
+  double warmup_s = 60;       // at least this long before measuring,
+  double warmup_max_s = 0;    // and on until the cold pages stop going, at most this (0: 4x warmup_s)
   double measure_s = 60;
   int threads = 1;
   double write_percent = 10;  // share of hot accesses that write; the rest read

@@ -39,7 +39,8 @@ void print_table(const Results& r, FILE* f) {
           mib(o.size_bytes), static_cast<unsigned long long>(o.chunk_bytes >> 10), r.pages);
   fprintf(f, "- hot set: %zu pages (%.4g%%, %s), %d accessor thread(s), %.4g%% of accesses write; %zu cold pages, never touched after the fill\n",
           r.hot_pages, o.hot_percent, layout_name(o.layout), o.threads, o.write_percent, r.cold_pages);
-  fprintf(f, "- warm-up %.0f s, measured window %.1f s%s\n", o.warmup_s, r.window_s,
+  fprintf(f, "- warm-up %.0f s (at least %.0f s, then until cold pages stopped going: %s), measured window %.1f s%s\n",
+          r.warmup_s, o.warmup_s, r.settled ? "settled" : "NOT settled by --warmup-max", r.window_s,
           o.shift ? ", then the hot set moved" : "");
   fprintf(f, "- libtmc settings:");
   bool any = false;
@@ -156,6 +157,7 @@ void print_json(const Results& r, FILE* f) {
   j.num("threads", static_cast<uint64_t>(o.threads));
   j.num("write_percent", o.write_percent);
   j.num("warmup_s", o.warmup_s);
+  j.num("warmup_max_s", o.warmup_max_s);
   j.num("measure_s", o.measure_s);
   j.num("cold_age_s", r.cold_age_s);
   j.begin_object("env");
@@ -180,6 +182,8 @@ void print_json(const Results& r, FILE* f) {
 
   j.begin_object("window");
   j.num("fill_s", r.fill_s);
+  j.num("warmup_s", r.warmup_s);
+  j.boolean("settled", r.settled);
   j.num("cold95_after_s", r.cold95_after_s);
   j.num("seconds", r.window_s);
   j.num("accesses", r.accesses);

@@ -32,6 +32,8 @@ struct Results {
   double cold_age_s = -1;  // TMC_COLD_AGE as the program read it (-1: not set, libtmc's default)
 
   double fill_s = 0;
+  double warmup_s = 0;     // how long the warm-up really ran
+  bool settled = false;    // it ended because cold pages had stopped going (not at --warmup-max)
   double cold95_after_s = -1;  // warm-up time until 95% of the cold pages were evicted; -1 never
 
   // The measured window.
