@@ -10,6 +10,7 @@
  *   version          "libtmc 0.1.0 active|passthrough\n"
  *   stats            one JSON object: every field of tmc/stats.def, integer values
  *   options          JSON array of {"name","value","default","accepts","doc"}
+ *   target VALUE     sets TMC_TARGET (a size, N% of peak RSS, or off); "TMC_TARGET=VALUE\n"
  */
 #ifndef TMC_CTL_PROTOCOL_H
 #define TMC_CTL_PROTOCOL_H

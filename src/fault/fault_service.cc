@@ -25,6 +25,7 @@
 #include "control/options.h"
 #include "platform/proc_fs.h"
 #include "platform/uffd_compat.h"
+#include "policy/policy.h"
 #include "reclaim/engine.h"
 
 namespace tmc::reclaim {
@@ -312,9 +313,14 @@ class FaultService {
     if (entry == nullptr) {  // not managed memory: nothing of ours; let the thread go on
       return install(page, zero_) == EAGAIN ? Outcome::kRetry : Outcome::kDone;
     }
+    const uint32_t threshold = e_.age_threshold_.load(std::memory_order_relaxed);
     for (;;) {
       PageWord w = entry->load();
-      PageWord resident = PageWord::make(PageState::kResident, now, 0);
+      // Back from eviction (Staged, Compressed, SameFilled): w.epoch() is when it left, and
+      // coming back soon raises its heat (thrash back-off, policy/policy.h).
+      const uint32_t distance = now - w.epoch();
+      PageWord resident = PageWord::make(PageState::kResident, now, 0, 0,
+                                         policy::next_heat(w.heat(), distance, threshold, heap::kMaxHeat));
       switch (w.state()) {
         case PageState::kResident: {
           // Never evicted, or purged: a page in a registered block that was not there. It is
@@ -377,7 +383,9 @@ class FaultService {
       }
       if (w.state() != PageState::kCompressed) last_fault_ = page;
       e_.faults_.fetch_add(1, std::memory_order_relaxed);
-      if (now - w.epoch() <= e_.cold_age_epochs()) e_.refaults_.fetch_add(1, std::memory_order_relaxed);
+      const uint32_t soon = threshold == policy::kNoThreshold || threshold == 0 ? e_.cold_age_epochs() : threshold;
+      if (distance <= soon) e_.refaults_.fetch_add(1, std::memory_order_relaxed);
+      if (soon != 0 && distance <= 4 * uint64_t{soon}) e_.refault_distance_ms_.record(uint64_t{distance} * 1000);
       e_.fault_latency_.record(now_ns() - start);
       return Outcome::kDone;
     }
@@ -401,7 +409,11 @@ class FaultService {
       e_.pool_lock_.unlock();
       if (!ok) return;  // the fault on it, if one comes, says so
       if (e_.uffd_.copy(reinterpret_cast<void*>(next), page_, kPageSize, false) != 0) return;
-      if (entry->cas(w, PageWord::make(PageState::kResident, now, 0))) {
+      // Brought back ahead of a sequential run that is about to touch it: as much a
+      // refault as the faulting page, for the back-off.
+      uint8_t heat = policy::next_heat(w.heat(), now - w.epoch(), e_.age_threshold_.load(std::memory_order_relaxed),
+                                       heap::kMaxHeat);
+      if (entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, heat))) {
         e_.pool_.release(w.payload());
         e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
         e_.fault_around_.fetch_add(1, std::memory_order_relaxed);

@@ -21,10 +21,15 @@
 // Evicting and makes sure the page ends up not there (it moves it out again if it had just
 // moved it back), so purged memory reads as zero (design invariant 2).
 //
-// Word layout: state (bits 0-3) | flags (bits 4-7) | epoch (bits 8-31) | payload (32-63).
-//   epoch:   the reclaimer pass in which the page was last seen hot or was evicted
-//   payload: Staged: staging slot; Compressed: pool handle. SameFilled keeps its fill word
-//            in the entry's second word.
+// Word layout: state (bits 0-3) | flags (4-7) | epoch (8-31) | payload (32-58) | heat (59-63).
+//   epoch:   the reclaimer epoch (a second, or a pass without a cold age) in which the page
+//            was last seen used (faulted back, seen written) or was evicted
+//   payload: Staged: staging slot; Compressed: pool handle (< 2^27, Pool::kMaxHandles).
+//            SameFilled keeps its fill word in the entry's second word.
+//   heat:    thrash back-off, carried through every state: raised when a page comes back
+//            sooner than it had waited to be evicted, lowered when it stayed out long; a
+//            page of heat h waits 2^h times the age threshold before its next eviction
+//            (policy::next_heat).
 #pragma once
 
 #include <atomic>
@@ -48,17 +53,23 @@ inline constexpr uint8_t kFlagDict = 4;            // Compressed: with the engin
 
 const char* page_state_name(PageState s);
 
+inline constexpr uint32_t kPayloadMask = (uint32_t{1} << 27) - 1;
+inline constexpr uint8_t kMaxHeat = 5;  // 2^5 = 32 times the age threshold at most
+
 struct PageWord {
   uint64_t raw = 0;
 
   PageState state() const { return static_cast<PageState>(raw & 0xf); }
   uint8_t flags() const { return static_cast<uint8_t>((raw >> 4) & 0xf); }
   uint32_t epoch() const { return static_cast<uint32_t>((raw >> 8) & 0xffffff); }
-  uint32_t payload() const { return static_cast<uint32_t>(raw >> 32); }
+  uint32_t payload() const { return static_cast<uint32_t>(raw >> 32) & kPayloadMask; }
+  uint8_t heat() const { return static_cast<uint8_t>(raw >> 59); }
 
-  static PageWord make(PageState s, uint32_t epoch, uint32_t payload, uint8_t flags = 0) {
+  static PageWord make(PageState s, uint32_t epoch, uint32_t payload, uint8_t flags = 0, uint8_t heat = 0) {
     return PageWord{static_cast<uint64_t>(s) | (static_cast<uint64_t>(flags & 0xf) << 4) |
-                    (static_cast<uint64_t>(epoch & 0xffffff) << 8) | (static_cast<uint64_t>(payload) << 32)};
+                    (static_cast<uint64_t>(epoch & 0xffffff) << 8) |
+                    (static_cast<uint64_t>(payload & kPayloadMask) << 32) |
+                    (static_cast<uint64_t>(heat > kMaxHeat ? kMaxHeat : heat) << 59)};
   }
   PageWord with_flags(uint8_t f) const { return PageWord{raw | (static_cast<uint64_t>(f & 0xf) << 4)}; }
 };

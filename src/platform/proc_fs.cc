@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstring>
+
 namespace tmc::platform {
 
 long read_small_file(const char* path, char* buf, size_t size) {
@@ -23,12 +25,15 @@ long read_small_file(const char* path, char* buf, size_t size) {
   return static_cast<long>(total);
 }
 
-uint64_t process_locked_bytes() {
+namespace {
+// The value in kB of a "Name:   123 kB" line of /proc/self/status, in bytes; 0 if absent.
+uint64_t status_kb_field(const char* name) {
   char buf[4096];
   if (read_small_file("/proc/self/status", buf, sizeof(buf)) <= 0) return 0;
+  size_t n = strlen(name);
   for (const char* p = buf; *p; ++p) {
-    if ((p == buf || p[-1] == '\n') && p[0] == 'V' && p[1] == 'm' && p[2] == 'L' && p[3] == 'c' && p[4] == 'k' && p[5] == ':') {
-      p += 6;
+    if ((p == buf || p[-1] == '\n') && strncmp(p, name, n) == 0 && p[n] == ':') {
+      p += n + 1;
       while (*p == ' ' || *p == '\t') ++p;
       uint64_t kb = 0;
       while (*p >= '0' && *p <= '9') kb = kb * 10 + static_cast<uint64_t>(*p++ - '0');
@@ -36,6 +41,46 @@ uint64_t process_locked_bytes() {
     }
   }
   return 0;
+}
+
+uint64_t parse_u64(const char** p) {
+  while (**p == ' ') ++*p;
+  uint64_t v = 0;
+  while (**p >= '0' && **p <= '9') v = v * 10 + static_cast<uint64_t>(*(*p)++ - '0');
+  return v;
+}
+}  // namespace
+
+uint64_t process_locked_bytes() { return status_kb_field("VmLck"); }
+
+uint64_t process_peak_rss_bytes() { return status_kb_field("VmHWM"); }
+
+double memory_pressure_avg10() {
+  char buf[256];
+  if (read_small_file("/proc/pressure/memory", buf, sizeof(buf)) <= 0) return -1;
+  // "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull ..."
+  const char* p = strstr(buf, "some avg10=");
+  if (p == nullptr) return -1;
+  p += strlen("some avg10=");
+  uint64_t whole = parse_u64(&p), frac = 0, scale = 1;
+  if (*p == '.') {
+    ++p;
+    while (*p >= '0' && *p <= '9') frac = frac * 10 + static_cast<uint64_t>(*p++ - '0'), scale *= 10;
+  }
+  return static_cast<double>(whole) + static_cast<double>(frac) / static_cast<double>(scale);
+}
+
+bool machine_cpu_ticks(uint64_t* idle, uint64_t* total) {
+  char buf[512];
+  if (read_small_file("/proc/stat", buf, sizeof(buf)) <= 0 || strncmp(buf, "cpu ", 4) != 0) return false;
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+  const char* p = buf + 4;
+  uint64_t v[8] = {};
+  for (auto& x : v) x = parse_u64(&p);
+  *idle = v[3] + v[4];
+  *total = 0;
+  for (auto x : v) *total += x;  // guest time is already inside user
+  return *total != 0;
 }
 
 uint64_t process_rss_bytes() {

@@ -20,4 +20,16 @@ uint64_t process_locked_bytes();
 // CPU time consumed by the calling thread, in nanoseconds.
 uint64_t thread_cpu_ns();
 
+// Peak resident set size of this process in bytes (VmHWM of /proc/self/status), 0 on error.
+uint64_t process_peak_rss_bytes();
+
+// The "some avg10" of /proc/pressure/memory: percent of the last 10 s in which some task
+// stalled on memory. Negative when PSI is unavailable (CONFIG_PSI off, or psi=0).
+double memory_pressure_avg10();
+
+// Cumulative CPU time of the whole machine from /proc/stat's "cpu" line, in clock ticks:
+// idle (idle + iowait) and total. False on error. The idle share over an interval is
+// the difference of two readings.
+bool machine_cpu_ticks(uint64_t* idle, uint64_t* total);
+
 }  // namespace tmc::platform

@@ -125,7 +125,7 @@ uint64_t LatencyHistogram::percentile(double p) const {
 }
 
 uint32_t Engine::cold_age_epochs() const {
-  // An epoch is one reclaimer pass, about a second when a cold age is set.
+  // An epoch is a second when a cold age is set (one reclaimer pass without one).
   uint64_t ns = control::option(OptionId::cold_age);
   return static_cast<uint32_t>((ns + 999999999) / 1000000000);
 }
@@ -310,6 +310,16 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
   out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);
   out->dict_bytes = dict_ready_.load(std::memory_order_acquire) ? dict_.memory_bytes() : 0;
+  out->refault_distance_p50_ms = refault_distance_ms_.percentile(0.50);
+  out->backoff_pages = backoff_pages_.load(std::memory_order_relaxed);
+  out->target_bytes = target_bytes_.load(std::memory_order_relaxed);
+  uint32_t threshold = age_threshold_.load(std::memory_order_relaxed);
+  // Epochs are seconds only with a cold age (passes without one: nothing to report).
+  bool seconds = control::option(OptionId::cold_age) != 0;
+  out->age_threshold_ms = threshold == UINT32_MAX || !seconds ? 0 : uint64_t{threshold} * 1000;
+  out->pool_full = pool_full_.load(std::memory_order_relaxed);
+  out->throttle_ns = throttle_ns_.load(std::memory_order_relaxed);
+  out->pressure = pressure_.load(std::memory_order_relaxed) ? 1 : 0;
 }
 
 }  // namespace tmc::reclaim

@@ -68,7 +68,15 @@ class Engine {
   platform::Uffd uffd_;
   pool::Pool pool_;
   char* staging_ = nullptr;  // kStagingSlots registered pages owned by the reclaimer
-  std::atomic<uint32_t> epoch_{1};  // reclaimer passes; a page's age is measured in these
+  // A page's age is measured in epochs: seconds since the engine started (plus one) when a
+  // cold age is set, reclaimer passes without one. Only the reclaimer advances it.
+  std::atomic<uint32_t> epoch_{1};
+  // The age from which pages are evicted now (epochs; policy::kNoThreshold: none), set by
+  // the reclaimer each pass from the cold age and the RSS target; the fault thread moves
+  // pages' heat against it.
+  std::atomic<uint32_t> age_threshold_{0};
+  std::atomic<uint64_t> target_bytes_{0};  // TMC_TARGET resolved to bytes (0: none)
+  std::atomic<bool> pressure_{false};
   std::atomic<bool> running_{false};
   std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)
   std::atomic<bool> locked_seen_{false};  // mlock()ed heap memory was met (logged once)
@@ -109,6 +117,8 @@ class Engine {
 
   // Counters.
   std::atomic<uint64_t> self_faults_{0}, fault_around_{0};
+  std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0};
+  LatencyHistogram refault_distance_ms_;  // same buckets, milliseconds
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
       compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};
   LatencyHistogram fault_latency_;

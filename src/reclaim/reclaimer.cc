@@ -12,9 +12,18 @@
 //              staging slots wraps.
 //
 // Which pages are candidates: present and mapped by this process alone (pagemap), in the
-// part of a region jemalloc has used, Resident, and not faulted back for the cold age.
-// Cold detection sees only faults for now: a page that is only ever read is evicted once
-// per cold age and faults back once.
+// part of a region jemalloc has used, Resident, and old enough (policy/policy.h): not
+// faulted back for the age threshold times 2^heat. The threshold is TMC_COLD_AGE, or lower
+// while RSS is above TMC_TARGET. Use is seen only when an evicted page faults back, so a
+// hot page is evicted now and then (the sampling of its use), and one that comes back
+// soon is given more heat: it waits twice as long before the next try, and so on.
+//
+// Write tracking with PAGEMAP_SCAN's written bits (asynchronous write-protection) was
+// tried and is not used: combined with UFFDIO_MOVE eviction it lost writes in
+// compress_stress (pages read back partly zero), on Linux 6.18.
+//
+// The work is paced to TMC_CPU_BUDGET (policy::Pacer): the full budget under memory
+// pressure or on an idle machine, a quarter of it otherwise.
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -28,9 +37,11 @@
 #include "base/log.h"
 #include "base/meta_alloc.h"
 #include "control/options.h"
-#include "platform/proc_fs.h"
-#include "reclaim/engine.h"
 #include "platform/mm.h"
+#include "platform/pagemap.h"
+#include "platform/proc_fs.h"
+#include "policy/policy.h"
+#include "reclaim/engine.h"
 
 namespace tmc::reclaim {
 namespace {
@@ -41,19 +52,36 @@ using heap::PageEntry;
 using heap::PageState;
 using heap::PageWord;
 
-constexpr uint64_t kPagemapPresent = 1ull << 63;
+using platform::kPagemapExclusive;
+using platform::kPagemapPresent;
 // With TMC_COLD_AGE=0, how many passes a page that did not compress waits before it is tried
 // again (with a cold age it waits one cold age).
 constexpr uint32_t kIncompressibleRetryPasses = 64;
-constexpr uint64_t kPagemapExclusive = 1ull << 56;
 // Block flags (RegionView::blocks).
 constexpr uint8_t kBlockRegistered = 1;  // registered with userfaultfd
 constexpr uint8_t kBlockLocked = 2;      // holds mlock()ed memory: never evicted
+// Without pressure and with a busy machine, the reclaimer uses this share of its budget.
+constexpr double kQuietBudgetShare = 0.25;
+// A machine whose CPUs were idle at least this share of the last pass counts as idle.
+constexpr double kIdleMachineShare = 0.5;
+// PSI "some avg10" (percent) from which the machine counts as under memory pressure.
+constexpr double kPsiPressure = 1.0;
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void sleep_ns(uint64_t ns) {
+  timespec ts{static_cast<time_t>(ns / 1000000000ull), static_cast<long>(ns % 1000000000ull)};
+  nanosleep(&ts, nullptr);
+}
 
 struct Slot {
   uintptr_t page;
   PageEntry* entry;
-  PageWord staged;
+  PageWord staged;  // the word the page is expected to hold: Resident when picked, then Staged
   codec::Encoded encoded;
   pool::Handle handle;
 };
@@ -70,11 +98,12 @@ class Reclaimer {
     }
     blob_ = static_cast<char*>(base::meta_alloc(2 * kPageSize));
     pagemap_ = static_cast<uint64_t*>(base::meta_alloc(heap::kPagesPerBlock * sizeof(uint64_t)));
-    pagemap_fd_ = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pagemap_fd_ < 0) {
-      log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(errno)).str("); nothing will be compressed").flush();
+    if (int err = pagemap_file_.open()) {
+      log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(err)).str("); nothing will be compressed").flush();
       return false;
     }
+    pacer_.reset(now_ns(), platform::thread_cpu_ns());
+    platform::machine_cpu_ticks(&idle_ticks_, &total_ticks_);
     max_blob_ = kPageSize * (100 - control::option(OptionId::min_saving)) / 100;
     // A forked child inherits the parent's dictionary, sealed or half filled.
     if (control::option(OptionId::dict) != 0 && e_.dict_.memory_bytes() == 0 &&
@@ -90,25 +119,73 @@ class Reclaimer {
   // One pass over every region; returns the number of pages evicted.
   uint64_t pass() {
     uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
-    uint32_t age = e_.cold_age_epochs();
+    uint32_t threshold = decide_threshold();
+    ages_.clear();
+    backoff_ = 0;
     uint64_t evicted = 0;
     for (int r = 0; r < e_.regions_->region_count() && !e_.failed_.load(); ++r) {
       heap::RegionView v = e_.regions_->view(r);
       for (uintptr_t block = v.base; block < v.frontier; block += heap::kBlockSize) {
         if (e_.failed_.load()) break;
-        evicted += scan_block(v, block, now, age);
+        evicted += scan_block(v, block, now, threshold);
+        pace();
       }
     }
+    last_ages_ = ages_;
+    e_.backoff_pages_.store(backoff_, std::memory_order_relaxed);
     return evicted;
   }
 
  private:
-  uint64_t scan_block(const heap::RegionView& v, uintptr_t block, uint32_t now, uint32_t age) {
+  // The pass's age threshold: the cold age, lowered to what the RSS target needs given the
+  // previous pass's ages. Also refreshes the pool limit and the pressure flag, which sets
+  // the pace. With TMC_COLD_AGE=0 every page qualifies at once.
+  uint32_t decide_threshold() {
+    e_.pool_.set_limit(control::option(OptionId::pool_max));
+    uint32_t cold = control::option(OptionId::cold_age) == 0 ? 0 : e_.cold_age_epochs();
+    control::OptionValue t = control::option_value(OptionId::target);
+    uint64_t target = t.is_percent ? platform::process_peak_rss_bytes() / 100 * t.value : t.value;
+    e_.target_bytes_.store(target, std::memory_order_relaxed);
+    uint32_t threshold = cold;
+    bool above = false;
+    if (target != 0 && cold != 0) {
+      uint64_t rss = platform::process_rss_bytes();
+      uint64_t pool = e_.pool_.pool_bytes();
+      uint64_t pages = e_.compressed_pages_.load(std::memory_order_relaxed);
+      double ratio = pool != 0 ? static_cast<double>(pages * kPageSize) / static_cast<double>(pool) : 2.0;
+      uint64_t needed = policy::pages_to_target(rss, target, ratio);
+      above = needed != 0;
+      uint32_t for_target = policy::threshold_for_target(last_ages_, needed);
+      if (for_target < threshold) threshold = for_target;
+    }
+    double psi = platform::memory_pressure_avg10();
+    e_.pressure_.store(above || psi >= kPsiPressure, std::memory_order_relaxed);
+    uint64_t idle = 0, total = 0;
+    if (platform::machine_cpu_ticks(&idle, &total) && total > total_ticks_) {
+      machine_idle_ = static_cast<double>(idle - idle_ticks_) / static_cast<double>(total - total_ticks_) >= kIdleMachineShare;
+      idle_ticks_ = idle;
+      total_ticks_ = total;
+    }
+    e_.age_threshold_.store(threshold, std::memory_order_relaxed);
+    return threshold;
+  }
+
+  // Sleeps as long as TMC_CPU_BUDGET asks. Called between blocks and batches, never with a
+  // lock held.
+  void pace() {
+    if (control::option(OptionId::cold_age) == 0) return;  // "as fast as possible" (tests)
+    double share = static_cast<double>(control::option(OptionId::cpu_budget)) / 100.0;
+    if (!e_.pressure_.load(std::memory_order_relaxed) && !machine_idle_) share *= kQuietBudgetShare;
+    uint64_t pause = pacer_.charge(now_ns(), platform::thread_cpu_ns(), share);
+    if (pause == 0) return;
+    sleep_ns(pause);
+    e_.throttle_ns_.fetch_add(pause, std::memory_order_relaxed);
+  }
+
+  uint64_t scan_block(const heap::RegionView& v, uintptr_t block, uint32_t now, uint32_t threshold) {
     uintptr_t end = block + heap::kBlockSize < v.frontier ? block + heap::kBlockSize : v.frontier;
     size_t pages = (end - block) / kPageSize;
-    off_t off = static_cast<off_t>(block / kPageSize * sizeof(uint64_t));
-    if (pread(pagemap_fd_, pagemap_, pages * sizeof(uint64_t), off) != static_cast<ssize_t>(pages * sizeof(uint64_t)))
-      return 0;
+    if (!pagemap_file_.entries(block, pages, pagemap_)) return 0;
     uint64_t evicted = 0;
     count_ = 0;
     for (size_t i = 0; i < pages; ++i) {
@@ -122,12 +199,15 @@ class Reclaimer {
       PageEntry* entry = &v.pages[(page - v.base) / kPageSize];
       PageWord w = entry->load();
       if (w.state() != PageState::kResident) continue;
-      if (age != 0) {
+      if (threshold != 0) {
         if (w.epoch() == 0) {  // first seen: its age counts from now
-          entry->cas(w, PageWord::make(PageState::kResident, now, 0));
+          entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
           continue;
         }
-        if (now - w.epoch() < age) continue;
+        uint32_t age = now - w.epoch();
+        ages_.add(age >> w.heat());  // what the target sees: back-off makes a page younger
+        if (w.heat() != 0) ++backoff_;
+        if (!policy::eligible(age, w.heat(), threshold)) continue;
       } else if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryPasses) {
         continue;  // without a cold age, an incompressible page would be retried every pass
       }
@@ -135,6 +215,7 @@ class Reclaimer {
       if (count_ == Engine::kBatchPages) {
         evicted += evict_batch(v, block, now);
         count_ = 0;
+        pace();
       }
     }
     if (count_ > 0) evicted += evict_batch(v, block, now);
@@ -144,8 +225,8 @@ class Reclaimer {
   bool ensure_registered(const heap::RegionView& v, uintptr_t block) {
     auto& flag = v.blocks[(block - v.base) / heap::kBlockSize];
     uint8_t f = flag.load(std::memory_order_acquire);
-    if (f == kBlockLocked) return false;
-    if (f == kBlockRegistered) return true;
+    if ((f & kBlockLocked) != 0) return false;
+    if ((f & kBlockRegistered) != 0) return true;
     // Moving a 4 KiB page out of a transparent huge page would split it anyway.
     platform::raw_madvise(reinterpret_cast<void*>(block), heap::kBlockSize, MADV_NOHUGEPAGE);
     int err = e_.uffd_.register_missing(reinterpret_cast<void*>(block), heap::kBlockSize);
@@ -153,7 +234,7 @@ class Reclaimer {
       e_.fail("registering a heap block with userfaultfd", err);
       return false;
     }
-    flag.store(kBlockRegistered, std::memory_order_release);
+    flag.fetch_or(kBlockRegistered, std::memory_order_acq_rel);
     return true;
   }
 
@@ -166,7 +247,7 @@ class Reclaimer {
       encode(staged);
       done = commit(staged, now);
       if (locked_block_) {
-        v.blocks[(block - v.base) / heap::kBlockSize].store(kBlockLocked, std::memory_order_release);
+        v.blocks[(block - v.base) / heap::kBlockSize].fetch_or(kBlockLocked, std::memory_order_acq_rel);
         if (!e_.locked_seen_.exchange(true))
           log::info().str("memory locked with mlock stays resident; libtmc leaves it alone").flush();
       }
@@ -187,15 +268,18 @@ class Reclaimer {
   // Step 1. Slots that could not be moved are dropped from the batch; a page purged while it
   // was moved leaves a dead slot (entry == nullptr) whose bytes are dropped with the ring.
   // Returns the number of staged slots, first_slot_ onwards.
+  static PageWord evicting_word(uint32_t now, const Slot& s) {
+    return PageWord::make(PageState::kEvicting, now, 0, 0, s.staged.heat());
+  }
+
   uint32_t move_out(uint32_t now) {
     uint32_t staged = 0;
-    PageWord evicting = PageWord::make(PageState::kEvicting, now, 0);
     for (uint32_t i = 0; i < count_;) {
       // A run: consecutive candidates at consecutive addresses that we now own.
       uint32_t run = 0;
       while (i + run < count_ && (run == 0 || slots_[i + run].page == slots_[i].page + run * kPageSize)) {
         Slot& s = slots_[i + run];
-        if (!s.entry->cas(s.staged, evicting)) break;  // changed since the scan
+        if (!s.entry->cas(s.staged, evicting_word(now, s))) break;  // changed since the scan
         ++run;
       }
       if (run == 0) {
@@ -209,15 +293,16 @@ class Reclaimer {
       uint32_t done = static_cast<uint32_t>(moved / kPageSize);
       for (uint32_t k = 0; k < done; ++k) {
         Slot s = slots_[i + k];
-        PageWord staged_word = PageWord::make(PageState::kStaged, now, slot + k);
-        if (!leave_evicting(s.entry, evicting, staged_word)) s.entry = nullptr;  // purged: dead
+        PageWord staged_word = PageWord::make(PageState::kStaged, now, slot + k, 0, s.staged.heat());
+        if (!leave_evicting(s.entry, evicting_word(now, s), staged_word)) s.entry = nullptr;  // purged: dead
         s.staged = staged_word;
         slots_[staged++] = s;
       }
       // The rest of the run stays where it is. ENOENT: purged since the scan; EBUSY: shared
       // or pinned; EAGAIN: an address-space event is pending. The page after the moved ones
       // is the one that failed; those after it are tried again in the next run.
-      for (uint32_t k = done; k < run; ++k) leave_evicting(slots_[i + k].entry, evicting, slots_[i + k].staged);
+      for (uint32_t k = done; k < run; ++k)
+        leave_evicting(slots_[i + k].entry, evicting_word(now, slots_[i + k]), slots_[i + k].staged);
       if (err != 0) {
         if (err == EINVAL && platform::process_locked_bytes() != 0) {
           // mlock()ed memory (the kernel refuses to move it) stays resident: the block is
@@ -248,7 +333,10 @@ class Reclaimer {
         dict = sample_for_dictionary(page);
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
         s.handle = e_.pool_.store(blob_, s.encoded.size);
-        if (s.handle == 0) s.encoded.kind = codec::Encoded::Kind::kIncompressible;  // pool full
+        if (s.handle == 0) {  // the pool is at TMC_POOL_MAX, or out of memory: keep the page
+          s.encoded.kind = codec::Encoded::Kind::kIncompressible;
+          if (e_.pool_.limit() != 0) e_.pool_full_.fetch_add(1, std::memory_order_relaxed);
+        }
       } else if (s.encoded.kind == codec::Encoded::Kind::kIncompressible) {
         e_.incompressible_.fetch_add(1, std::memory_order_relaxed);
       }
@@ -287,14 +375,14 @@ class Reclaimer {
       switch (s.encoded.kind) {
         case codec::Encoded::Kind::kSameFilled:
           s.entry->fill = s.encoded.fill_word;
-          if (s.entry->cas(s.staged, PageWord::make(PageState::kSameFilled, now, 0))) {
+          if (s.entry->cas(s.staged, PageWord::make(PageState::kSameFilled, now, 0, 0, s.staged.heat()))) {
             (s.encoded.fill_word == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_add(1, std::memory_order_relaxed);
             ++done;
           }
           break;
         case codec::Encoded::Kind::kCompressed:
           if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
-                                                    s.encoded.with_dict ? heap::kFlagDict : 0))) {
+                                                    s.encoded.with_dict ? heap::kFlagDict : 0, s.staged.heat()))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
             ++done;
           } else {
@@ -321,7 +409,7 @@ class Reclaimer {
   bool move_back(const Slot& s, uint32_t slot_index, uint32_t now) {
     char* slot = e_.staging_ + slot_index * kPageSize;
     void* page = reinterpret_cast<void*>(s.page);
-    PageWord evicting = PageWord::make(PageState::kEvicting, now, 0);
+    PageWord evicting = evicting_word(now, s);
     for (int attempt = 0;; ++attempt) {
       if (!s.entry->cas(s.staged, evicting)) return true;  // faulted back or purged meanwhile
       size_t moved = 0;
@@ -340,7 +428,8 @@ class Reclaimer {
       sched_yield();
       e_.staging_lock_.lock();
     }
-    if (leave_evicting(s.entry, evicting, PageWord::make(PageState::kResident, now, 0, heap::kFlagIncompressible)))
+    if (leave_evicting(s.entry, evicting,
+                       PageWord::make(PageState::kResident, now, 0, heap::kFlagIncompressible, s.staged.heat())))
       return true;
     // Purged while it moved back: take the bytes out again (ENOENT: the zap already did).
     size_t moved = 0;
@@ -376,8 +465,13 @@ class Reclaimer {
   Engine& e_;
   codec::PageCodec codec_;
   char* blob_ = nullptr;
-  uint64_t* pagemap_ = nullptr;
-  int pagemap_fd_ = -1;
+  uint64_t* pagemap_ = nullptr;  // one block's entries
+  platform::Pagemap pagemap_file_;
+  policy::AgeHistogram ages_, last_ages_;  // this pass's evictable pages by age, the last pass's
+  uint64_t backoff_ = 0;                  // this pass's resident pages with heat
+  policy::Pacer pacer_;
+  uint64_t idle_ticks_ = 0, total_ticks_ = 0;
+  bool machine_idle_ = false;
   size_t max_blob_ = 0;
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
@@ -411,9 +505,18 @@ void* reclaimer_main(void* arg) {
   if (!reclaimer->init()) park();  // init() said why
   uint64_t cpu_reported = platform::thread_cpu_ns();
   uint32_t passes = 0;
+  // With a cold age an epoch is a second of wall time, however long passes take (the CPU
+  // budget may stretch them); without one it is a pass.
+  const uint32_t first_epoch = e.epoch_.load(std::memory_order_relaxed);
+  const uint64_t started = now_ns();
   while (!e.failed_.load(std::memory_order_relaxed)) {
     uint64_t evicted = reclaimer->pass();
-    e.epoch_.fetch_add(1, std::memory_order_relaxed);
+    uint32_t next = e.epoch_.load(std::memory_order_relaxed) + 1;
+    if (control::option(control::OptionId::cold_age) != 0) {
+      uint32_t by_clock = first_epoch + static_cast<uint32_t>((now_ns() - started) / 1000000000ull);
+      if (by_clock > next) next = by_clock;
+    }
+    e.epoch_.store(next, std::memory_order_relaxed);
     if (++passes % 16 == 0) {
       pthread_mutex_lock(&e.reclaim_lock_);
       {

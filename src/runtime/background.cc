@@ -93,10 +93,26 @@ size_t cmd_options(const char*, char* out, size_t size) {
   return len;
 }
 
+// "target SIZE|N%|off": sets TMC_TARGET on the running process; the reclaimer acts on it
+// at its next pass (about a second).
+size_t cmd_target(const char* args, char* out, size_t size) {
+  while (*args == ' ') ++args;
+  const char* text = strcmp(args, "off") == 0 ? "0" : args;
+  if (*text == '\0' || !control::set_option(OptionId::target, text)) {
+    char accepts[192];
+    control::describe_accepted(OptionId::target, accepts, sizeof(accepts));
+    return static_cast<size_t>(snprintf(out, size, "error: TMC_TARGET: '%s' is not accepted: %s, or off\n", args, accepts));
+  }
+  char value[64];
+  control::format_option(OptionId::target, value, sizeof(value));
+  return static_cast<size_t>(snprintf(out, size, "TMC_TARGET=%s\n", value));
+}
+
 constexpr control::Command kCommands[] = {
     {"version", cmd_version},
     {"stats", cmd_stats},
     {"options", cmd_options},
+    {"target", cmd_target},
 };
 
 // ---- the loop --------------------------------------------------------------------------

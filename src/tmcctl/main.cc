@@ -30,6 +30,7 @@ int usage() {
   std::cerr << "usage: tmcctl list\n"
                "       tmcctl stats PID [--json]\n"
                "       tmcctl options PID\n"
+               "       tmcctl target PID SIZE|N%|off   (e.g. 1G, 60% of peak RSS)\n"
                "       tmcctl version PID\n";
   return 2;
 }
@@ -202,5 +203,9 @@ int main(int argc, char** argv) {
   if (cmd == "stats") return cmd_stats(*pid, argc > 3 && std::string(argv[3]) == "--json");
   if (cmd == "options") return cmd_simple(*pid, "options");
   if (cmd == "version") return cmd_simple(*pid, "version");
+  if (cmd == "target") {
+    if (argc != 4) return usage();
+    return cmd_simple(*pid, (std::string("target ") + argv[3]).c_str());
+  }
   return usage();
 }

@@ -107,6 +107,18 @@ inline void require_engine_environment(const char* name) {
   }
 }
 
+// VmHWM of this process, in bytes (0 if unreadable).
+inline uint64_t peak_rss_bytes() {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  unsigned long long kb = 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmHWM: %llu kB", &kb) == 1) break;
+  fclose(f);
+  return kb * 1024;
+}
+
 // How many of the pages of [p, p+n) (page-aligned inside) are present in this process's
 // page tables, from /proc/self/pagemap (reading it does not fault pages in). -1 on error.
 inline long present_pages(const void* p, size_t n) {

@@ -1,0 +1,26 @@
+#include "platform/pagemap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace tmc::platform {
+
+int Pagemap::open() {
+  close();
+  fd_ = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  return fd_ < 0 ? errno : 0;
+}
+
+void Pagemap::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool Pagemap::entries(uintptr_t start, size_t pages, uint64_t* out) const {
+  off_t off = static_cast<off_t>(start / 4096 * sizeof(uint64_t));
+  auto want = static_cast<ssize_t>(pages * sizeof(uint64_t));
+  return pread(fd_, out, static_cast<size_t>(want), off) == want;
+}
+
+}  // namespace tmc::platform

@@ -1,0 +1,224 @@
+// The reclaimer's policies on a live process (policy/policy.h), one mode per ctest:
+//   target       TMC_TARGET=50% with a cold age of an hour: RSS still falls to the target,
+//                by evicting the coldest pages first (old data goes, recent data stays)
+//   target_live  no target at start; `tmcctl target PID 96M` (the TMCCTL binary) sets one,
+//                RSS falls to it; `tmcctl target PID off` lifts it
+//   budget       TMC_CPU_BUDGET=10 with much to compress: libtmc's CPU stays near 10% of a
+//                core while it works, and it says it paused (throttle_ns)
+//   backoff      pages read again soon after each eviction: their heat rises (backoff_pages),
+//                and evictions slow down
+//   pool_max     TMC_POOL_MAX=8M: the pool stops at the limit, the rest stays resident
+// Every mode checks all data at the end against what was written.
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "compress_test.h"
+
+extern char** environ;
+
+namespace {
+
+struct Data {
+  char* p;
+  size_t pages;
+  uint64_t seed;
+};
+
+// Many 1 MiB objects, as a program's heap would hold them.
+Data make_data(size_t mib, uint64_t seed) {
+  Data d{nullptr, mib * 256, seed};
+  d.p = static_cast<char*>(aligned_alloc(ct::kPage, d.pages * ct::kPage));
+  REQUIRE(d.p != nullptr, "aligned_alloc(%zu MiB)", mib);
+  for (size_t i = 0; i < d.pages; ++i) ct::fill_text(d.p + i * ct::kPage, ct::kPage, seed + i);
+  return d;
+}
+
+size_t bad_pages(const Data& d) {
+  static char want[ct::kPage];
+  size_t bad = 0;
+  for (size_t i = 0; i < d.pages; ++i) {
+    ct::fill_text(want, ct::kPage, d.seed + i);
+    bad += memcmp(d.p + i * ct::kPage, want, ct::kPage) != 0;
+  }
+  return bad;
+}
+
+// Touches one byte of every page (reads), so evicted ones fault back.
+void read_all(const Data& d) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < d.pages; ++i) sum += *static_cast<volatile char*>(d.p + i * ct::kPage + (i % 4000));
+  static volatile uint64_t sink;
+  sink = sink + sum;
+}
+
+void check_data(const Data& d, const char* what) {
+  size_t bad = bad_pages(d);
+  CHECK(bad == 0, "%s: %zu of %zu pages differ from what was written", what, bad, d.pages);
+}
+
+// Waits until RSS is at most `bytes` (+ 5%), up to timeout_s; returns whether it got there.
+bool wait_rss_at_most(uint64_t bytes, double timeout_s) {
+  return ct::wait_stats([&](const tmc_stats& s) { return s.rss_bytes <= bytes + bytes / 20; }, timeout_s);
+}
+
+int mode_target() {
+  // TMC_TARGET=80M for 128 MiB of data (about 50 MiB once all compressed); all of it is
+  // younger than the cold age (1 h).
+  Data old_data = make_data(96, 1);
+  ct::sleep_ms(3000);  // the old data ages a few epochs more than the new
+  Data new_data = make_data(32, 500000);
+  tmc_stats s = ct::stats();
+  ct::print_stats("loaded", s);
+  bool reached = ct::wait_stats([](const tmc_stats& x) { return x.target_bytes != 0 && x.rss_bytes <= x.target_bytes + x.target_bytes / 20; }, 60);
+  s = ct::stats();
+  ct::print_stats("after waiting for the target", s);
+  REQUIRE(s.target_bytes != 0, "TMC_TARGET is set but target_bytes is 0");
+  REQUIRE(reached, "RSS %llu MiB did not reach the target %llu MiB within 60 s",
+          (unsigned long long)(s.rss_bytes >> 20), (unsigned long long)(s.target_bytes >> 20));
+  REQUIRE(s.evictions > 0 && s.age_threshold_ms < 3600 * 1000, "no evictions, or the age threshold (%llu ms) did not drop",
+          (unsigned long long)s.age_threshold_ms);
+  // Coldest first: the older data went out before the newer.
+  long old_present = ct::present_pages(old_data.p, old_data.pages * ct::kPage);
+  long new_present = ct::present_pages(new_data.p, new_data.pages * ct::kPage);
+  printf("present: old %ld of %zu, new %ld of %zu\n", old_present, old_data.pages, new_present, new_data.pages);
+  CHECK(static_cast<double>(old_present) / static_cast<double>(old_data.pages) <
+            static_cast<double>(new_present) / static_cast<double>(new_data.pages),
+        "the older data is not the more evicted (old %ld/%zu present, new %ld/%zu)", old_present, old_data.pages,
+        new_present, new_data.pages);
+  check_data(old_data, "old data");
+  check_data(new_data, "new data");
+  return tmc_test_finish("policy_test target");
+}
+
+int run_tmcctl(const char* arg) {
+  const char* tmcctl = getenv("TMCCTL");
+  REQUIRE(tmcctl != nullptr, "TMCCTL (the tmcctl binary) is not set");
+  char pid[16];
+  snprintf(pid, sizeof(pid), "%d", getpid());
+  const char* argv[] = {tmcctl, "target", pid, arg, nullptr};
+  pid_t child;
+  // The child must not inherit the preload: tmcctl is the operator's tool.
+  char* env[] = {nullptr};
+  REQUIRE(posix_spawn(&child, tmcctl, nullptr, nullptr, const_cast<char**>(argv), env) == 0, "posix_spawn tmcctl");
+  int st = 0;
+  waitpid(child, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int mode_target_live() {
+  Data d = make_data(192, 7);
+  ct::sleep_ms(3000);
+  tmc_stats s = ct::stats();
+  REQUIRE(s.target_bytes == 0 && s.evictions == 0, "evictions before any target (cold age 1 h): %llu",
+          (unsigned long long)s.evictions);
+  uint64_t before = s.rss_bytes;
+  REQUIRE(run_tmcctl("96M") == 0, "tmcctl target PID 96M failed");
+  bool reached = wait_rss_at_most(96ull << 20, 60);
+  s = ct::stats();
+  ct::print_stats("after tmcctl target 96M", s);
+  REQUIRE(s.target_bytes == 96ull << 20, "target_bytes %llu after tmcctl target 96M", (unsigned long long)s.target_bytes);
+  REQUIRE(reached, "RSS fell from %llu to %llu MiB only, not to 96 MiB", (unsigned long long)(before >> 20),
+          (unsigned long long)(s.rss_bytes >> 20));
+  CHECK(run_tmcctl("lots") != 0, "tmcctl target PID lots should be refused");
+  // A percentage is of the peak RSS.
+  REQUIRE(run_tmcctl("60%") == 0, "tmcctl target PID 60%% failed");
+  ct::sleep_ms(2500);
+  s = ct::stats();
+  uint64_t peak = ct::peak_rss_bytes();
+  CHECK(s.target_bytes > peak / 100 * 55 && s.target_bytes < peak / 100 * 65, "target_bytes %llu for 60%% of a peak of %llu",
+        (unsigned long long)s.target_bytes, (unsigned long long)peak);
+  REQUIRE(run_tmcctl("off") == 0, "tmcctl target PID off failed");
+  ct::sleep_ms(2500);
+  s = ct::stats();
+  CHECK(s.target_bytes == 0, "target_bytes %llu after tmcctl target off", (unsigned long long)s.target_bytes);
+  // With the target off and the cold age an hour away, pages read back stay resident.
+  uint64_t ev = s.evictions;
+  read_all(d);
+  ct::sleep_ms(3000);
+  s = ct::stats();
+  CHECK(s.evictions - ev < d.pages / 20, "%llu evictions after the target was lifted", (unsigned long long)(s.evictions - ev));
+  check_data(d, "data");
+  return tmc_test_finish("policy_test target_live");
+}
+
+int mode_budget() {
+  // zstd -9 costs several times lz4 per page: plenty of work for the reclaimer.
+  Data d = make_data(256, 11);
+  tmc_stats s0 = ct::stats();
+  double t0 = ct::now_s();
+  ct::sleep_ms(10000);
+  tmc_stats s1 = ct::stats();
+  double wall = ct::now_s() - t0;
+  double share = static_cast<double>(s1.cpu_ns_background - s0.cpu_ns_background) / (wall * 1e9);
+  uint64_t evicted = s1.evictions - s0.evictions;
+  printf("over %.1f s: %llu evictions, libtmc CPU %.1f%% of a core, paused %.1f s\n", wall,
+         (unsigned long long)evicted, share * 100, static_cast<double>(s1.throttle_ns - s0.throttle_ns) * 1e-9);
+  ct::print_stats("budget", s1);
+  REQUIRE(evicted > 1000, "only %llu evictions: the test did not make the reclaimer work", (unsigned long long)evicted);
+  REQUIRE(s1.throttle_ns > s0.throttle_ns, "the reclaimer never paused: the budget was not applied");
+  REQUIRE(s1.compressed_pages < d.pages * 9 / 10, "everything was compressed within 10 s: not enough work to test the budget");
+  // TMC_CPU_BUDGET=10: the budget is the reclaimer's; the background thread adds a little.
+  CHECK(share <= 0.13, "libtmc used %.1f%% of a core with TMC_CPU_BUDGET=10", share * 100);
+  check_data(d, "data");
+  return tmc_test_finish("policy_test budget");
+}
+
+int mode_backoff() {
+  // Cold age 1 s; every page is read every 1.2 s, so each eviction is a mistake, seen when
+  // the page faults back within its wait. The wait doubles each time (1, 2, 4, 8, 16 s):
+  // evictions in a late window are a fraction of those in an early one.
+  Data d = make_data(32, 21);
+  double start = ct::now_s();
+  uint64_t at2 = 0, at8 = 0, at28 = 0, at40 = 0;
+  tmc_stats s;
+  while (ct::now_s() - start < 40) {
+    read_all(d);
+    ct::sleep_ms(1200);
+    s = ct::stats();
+    double t = ct::now_s() - start;
+    if (t >= 2 && at2 == 0) at2 = s.evictions;
+    if (t >= 8 && at8 == 0) at8 = s.evictions;
+    if (t >= 28 && at28 == 0) at28 = s.evictions;
+  }
+  s = ct::stats();
+  at40 = s.evictions;
+  double early = static_cast<double>(at8 - at2), late = static_cast<double>(at40 - at28) / 2;  // per 6 s
+  ct::print_stats("backoff", s);
+  printf("evictions per 6 s: %.0f at 2-8 s, %.0f at 28-40 s; backoff_pages %llu, refault distance p50 %llu ms\n", early,
+         late, (unsigned long long)s.backoff_pages, (unsigned long long)s.refault_distance_p50_ms);
+  REQUIRE(early > static_cast<double>(d.pages) / 4, "only %.0f evictions early on: the pages were not evicted", early);
+  CHECK(s.backoff_pages > d.pages / 2, "backoff_pages %llu of %zu thrashing pages", (unsigned long long)s.backoff_pages, d.pages);
+  CHECK(late < early / 2, "evictions did not slow down: %.0f per 6 s early, %.0f later", early, late);
+  check_data(d, "data");
+  return tmc_test_finish("policy_test backoff");
+}
+
+int mode_pool_max() {
+  Data d = make_data(64, 31);
+  // With TMC_COLD_AGE=0 the reclaimer tries every page at once; 8 MiB of pool holds about a
+  // quarter of them.
+  ct::wait_stats([](const tmc_stats& s) { return s.pool_full > 1000; }, 30);
+  ct::sleep_ms(1000);
+  tmc_stats s = ct::stats();
+  ct::print_stats("pool_max", s);
+  REQUIRE(s.evictions > 1000, "only %llu evictions", (unsigned long long)s.evictions);
+  CHECK(s.pool_full > 0, "pool_full is 0: the limit was never met");
+  CHECK(s.pool_bytes <= (8ull << 20) + (256 << 10), "pool_bytes %llu over TMC_POOL_MAX=8M", (unsigned long long)s.pool_bytes);
+  check_data(d, "data");
+  return tmc_test_finish("policy_test pool_max");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ct::require_engine_environment("policy_test");
+  const char* mode = argc > 1 ? argv[1] : "";
+  tmc_test_step(mode);
+  if (strcmp(mode, "target") == 0) return mode_target();
+  if (strcmp(mode, "target_live") == 0) return mode_target_live();
+  if (strcmp(mode, "budget") == 0) return mode_budget();
+  if (strcmp(mode, "backoff") == 0) return mode_backoff();
+  if (strcmp(mode, "pool_max") == 0) return mode_pool_max();
+  fprintf(stderr, "usage: policy_test target|target_live|budget|backoff|pool_max\n");
+  return 2;
+}
