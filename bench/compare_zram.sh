@@ -97,7 +97,6 @@ done
 source "$REPO/tests/programs/lib.sh"
 source "$REPO/bench/datasets/compress_lib.sh"
 source "$REPO/bench/compare/swap_lib.sh"
-KEEP_WORK_ON_FAIL=1
 on_exit swap_restore_all
 [[ $(id -u) == 0 ]] && zswap_save  # the state the EXIT trap restores, recorded before any run
 
@@ -126,9 +125,14 @@ TMCCTL="$build_dir/tmcctl"
 LOADGEN="$build_dir/bench/tmc_loadgen"
 [[ -x $LOADGEN ]] || die "tmc_loadgen not found at $LOADGEN (cmake --build $build_dir --target tmc_loadgen)"
 [[ -x $TMCCTL ]] || die "tmcctl not found at $TMCCTL"
+# The load's options, checked by the load generator itself before any server starts.
+"$LOADGEN" --dist "$dist" --reads "$reads" --threads "$threads" --conns "$conns" --pipeline "$pipeline" \
+  --warmup "$warmup" --duration "$duration" --sample /dev/null --sample-bytes 4096 --keys 10 >/dev/null ||
+  die "bad load options (above)"
 for s in "${server_list[@]}"; do
   if [[ $s == redis ]]; then need_bin redis-server redis-cli; else need_bin memcached; fi
 done
+KEEP_WORK_ON_FAIL=1  # from here on a failure keeps the servers' logs
 mkdir -p "$out/compare_runs"
 out="$(cd "$out" && pwd)"
 rm -f "$out"/compare_runs/*.json
@@ -191,6 +195,14 @@ start_server() {
     die "$server did not start (log: $logf)"
   done
 }
+# alive NAME: fails the run when the server has died, saying so when the OOM killer of the
+# cgroup killed it (the kernel logs the pid).
+alive() {
+  kill -0 "$SRV_PID" 2>/dev/null && return 0
+  local why=""
+  dmesg 2>/dev/null | grep -q "Killed process $SRV_PID " && why=" (killed by the OOM killer of the memory cgroup: dmesg)"
+  die "$1: the server died$why"
+}
 stop_server() {
   local server="$1"
   [[ $server == redis ]] && redis-cli -h 127.0.0.1 -p "$SRV_PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
@@ -252,6 +264,7 @@ one_run() {
   "${LG[@]}" --server "$server" --port "$SRV_PORT" --load --load-pipeline 64 --state "$state" ||
     die "$name: the load failed (exit status $?)"
   put load_s "$(secs_since "$t0")"
+  alive "$name: after the load"
   if [[ $server == redis && $scen == plain ]]; then
     redis-cli -h 127.0.0.1 -p "$SRV_PORT" DEBUG DIGEST >"$WORK/ref-digest.$rep"
   fi
@@ -291,6 +304,7 @@ one_run() {
     --reads "$reads" --pipeline "$pipeline" --verify --state "$state" --json "$j" || rc=$?
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
+  alive "$name: after the timed load"
   put swapins_run "$(($(swapins) - si0))"
   put loadavg "$(cut -d' ' -f1 /proc/loadavg)"
   put mem_after "$(mem_cost "$scen")"
@@ -324,11 +338,13 @@ PY
     put check_all_ok yes
   else
     put check_all_ok no
+    alive "$name: --check-all"
     die "$name: --check-all found values that differ (or failed)"
   fi
   if [[ $server == redis ]]; then
     local dg
-    dg=$(redis-cli -h 127.0.0.1 -p "$SRV_PORT" DEBUG DIGEST)
+    dg=$(redis-cli -h 127.0.0.1 -p "$SRV_PORT" DEBUG DIGEST) || true
+    alive "$name: DEBUG DIGEST (it reads every key)"
     local ref
     ref=$(cat "$WORK/ref-digest.$rep")
     if [[ $dg == "$ref" ]]; then put digest_ok yes; else put digest_ok no; die "$name: DEBUG DIGEST $dg differs from the plain run's $ref"; fi
