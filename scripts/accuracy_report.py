@@ -74,7 +74,8 @@ def main():
         "(8 bytes at a random offset; a write stores the word's own value back, so every page can be "
         "checked at the end); the rest are written once and never touched again. The warm-up lasts at "
         "least four cold ages and then goes on until the share of cold pages evicted has grown by less than "
-        "0.1 point in 10 s, so that the window sees libtmc at steady state; then a window is measured; then the hot set moves to a disjoint %.4g%% of the pages (cold and compressed "
+        "0.1 point in 10 s, having reached 95%% or stayed that flat for 60 s (at most 600 s), so that the window "
+        "sees libtmc at steady state; then a window is measured; then the hot set moves to a disjoint %.4g%% of the pages (cold and compressed "
         "until then), followed for %d s; finally every page is compared with its original contents.\n"
         % (mib(s0["size_bytes"]).split(".")[0], s0["chunk_bytes"] // 1024, s0["hot_percent"], s0["layout"],
            s0["threads"], s0["hot_percent"], len(runs[0].get("shift", {}).get("samples", []))))

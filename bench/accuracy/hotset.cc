@@ -78,26 +78,30 @@ double cold_absent_share(const PageCensus& c) {
 
 // Warm-up: one pagemap census a second, to see when the cold pages went; a line every 10 s.
 // It lasts --warmup at least, then on until the share of cold pages evicted grew by less
-// than kSettled over the last kSettleWindow seconds (or --warmup-max): the window must see
-// libtmc at steady state, not still working through the initial eviction, which under a
-// CPU budget can take longer than any fixed warm-up.
-constexpr int kSettleWindow = 10;
+// than kSettled over the last kShortFlat seconds, having reached the goal or having stayed
+// flat for kLongFlat seconds (or --warmup-max): the window must see libtmc at steady state,
+// not still working through the initial eviction, which under a CPU budget can take longer
+// than any fixed warm-up. A short flat stretch alone is not enough: the reclaimer may be
+// busy with other pages (the hot set, evicted and faulted back) while the cold share waits.
+constexpr int kShortFlat = 10;
+constexpr int kLongFlat = 60;
 constexpr double kSettled = 0.001;
 
 void warm_up(const Options& o, const Heap& heap, const HotWindow& hot, const HotWindow& other, Pagemap& pm,
              const TmcView& tmc, Results* r) {
   const double t0 = now_s();
   const int max_s = static_cast<int>(o.warmup_max_s);
-  double history[kSettleWindow + 1] = {};  // cold share of the last seconds, a ring
+  double history[kLongFlat + 1] = {};  // cold share of the last seconds, a ring
+  auto ago = [&history](int now, int seconds) { return history[(now - seconds) % (kLongFlat + 1)]; };
   int s = 1;
   for (; s <= max_s; ++s) {
     sleep_until(t0 + s);
     PageCensus c = pm.census(heap, hot, other);
     double cold = cold_absent_share(c);
-    history[s % (kSettleWindow + 1)] = cold;
+    history[s % (kLongFlat + 1)] = cold;
     if (r->cold95_after_s < 0 && cold >= kGoalColdCompressed) r->cold95_after_s = s;
-    const bool settled = s >= o.warmup_s && s > kSettleWindow &&
-                         cold - history[(s + 1) % (kSettleWindow + 1)] < kSettled;
+    const bool settled = s >= o.warmup_s && s > kShortFlat && cold - ago(s, kShortFlat) < kSettled &&
+                         (cold >= kGoalColdCompressed || (s > kLongFlat && cold - ago(s, kLongFlat) < kSettled));
     if (s % 10 == 0 || settled || s == max_s) {
       StatsSnapshot st = tmc.snapshot();
       fprintf(stderr, "bench_hotset: warm-up %4d s: cold evicted %5.1f%%, hot present %5.1f%%, evictions %llu, faults %llu, RSS %.0f MiB\n",
