@@ -45,6 +45,7 @@
 
 #include "../../tests/unit/codec/sample_pages.h"
 #include "codec/codec.h"
+#include "codec/dictionary.h"
 #include "tmc/tmc.h"
 
 // Not linked to libtmc: its API comes from the preload when there is one.
@@ -377,18 +378,35 @@ bool init_env_codec(tmc::codec::PageCodec& codec, benchmark::State& state) {
   return false;
 }
 
+// The dictionary the preloaded libtmc compresses with unless TMC_DICT=0: made the way its
+// reclaimer makes it, one page in 16 of the first (compressible) pages, here pages of the
+// same kinds as the eviction benchmark's. nullptr with TMC_DICT=0.
+const tmc::codec::Dictionary* env_dictionary(tmc::codec::PageCodec& codec) {
+  const char* d = getenv("TMC_DICT");
+  if (d != nullptr && strcmp(d, "0") == 0) return nullptr;
+  static tmc::codec::Dictionary dict;
+  if (dict.sealed()) return dict.kind() == codec.kind() ? &dict : nullptr;
+  int level = 1;
+  tmc::codec::CodecKind kind = env_codec(&level);
+  if (!dict.init(kind, level)) return nullptr;
+  std::vector<char> pages(1024 * kPageSize);
+  fill_realistic(pages.data(), 1024, 9000, 3);
+  for (size_t i = 0; i < 1024 && !dict.full(); i += 16) dict.add_sample(pages.data() + i * kPageSize);
+  return dict.seal() ? &dict : nullptr;
+}
+
 struct CodedPages {
   std::vector<char> pages;
   std::vector<std::vector<char>> blobs;
 };
 
-CodedPages code_pages(tmc::codec::PageCodec& codec, size_t n) {
+CodedPages code_pages(tmc::codec::PageCodec& codec, const tmc::codec::Dictionary* dict, size_t n) {
   CodedPages c;
   c.pages.resize(n * kPageSize);
   fill_realistic(c.pages.data(), n, 7000);
   std::vector<char> out(2 * kPageSize);
   for (size_t i = 0; i < n; ++i) {
-    tmc::codec::Encoded e = codec.encode(c.pages.data() + i * kPageSize, out.data(), out.size(), kPageSize);
+    tmc::codec::Encoded e = codec.encode(c.pages.data() + i * kPageSize, out.data(), out.size(), kPageSize, dict);
     if (e.kind == tmc::codec::Encoded::Kind::kCompressed) c.blobs.emplace_back(out.data(), out.data() + e.size);
   }
   return c;
@@ -397,14 +415,15 @@ CodedPages code_pages(tmc::codec::PageCodec& codec, size_t n) {
 void BM_Decompress(benchmark::State& state) {
   tmc::codec::PageCodec codec;
   if (!init_env_codec(codec, state)) return;
-  CodedPages c = code_pages(codec, 256);
+  const tmc::codec::Dictionary* dict = env_dictionary(codec);
+  CodedPages c = code_pages(codec, dict, 256);
   std::vector<char> page(kPageSize);
   size_t i = 0;
   for (auto _ : state) {
     const auto& b = c.blobs[i++ % c.blobs.size()];
-    benchmark::DoNotOptimize(codec.decode(b.data(), static_cast<uint32_t>(b.size()), page.data()));
+    benchmark::DoNotOptimize(codec.decode(b.data(), static_cast<uint32_t>(b.size()), page.data(), dict));
   }
-  state.SetLabel(codec.name());
+  state.SetLabel(std::string(codec.name()) + (dict != nullptr ? "+dict" : ""));
 }
 BENCHMARK(BM_Decompress)->Name("decompress");
 
@@ -413,11 +432,12 @@ void BM_Compress(benchmark::State& state) {
   if (!init_env_codec(codec, state)) return;
   std::vector<char> pages(256 * kPageSize), out(2 * kPageSize);
   fill_realistic(pages.data(), 256, 7000, 3);  // the kinds the eviction benchmark uses
+  const tmc::codec::Dictionary* dict = env_dictionary(codec);
   size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(codec.encode(pages.data() + (i++ % 256) * kPageSize, out.data(), out.size(), kMaxBlob));
+    benchmark::DoNotOptimize(codec.encode(pages.data() + (i++ % 256) * kPageSize, out.data(), out.size(), kMaxBlob, dict));
   }
-  state.SetLabel(codec.name());
+  state.SetLabel(std::string(codec.name()) + (dict != nullptr ? "+dict" : ""));
 }
 BENCHMARK(BM_Compress)->Name("compress");
 

@@ -20,7 +20,7 @@
 //
 // Write tracking with PAGEMAP_SCAN's written bits (asynchronous write-protection) was
 // tried and is not used: combined with UFFDIO_MOVE eviction it lost writes in
-// compress_stress (pages read back partly zero), on Linux 6.18.
+// compress_stress on Linux 6.18 (docs/ARCHITECTURE.md, "Not used: write bits").
 //
 // The work is paced to TMC_CPU_BUDGET (policy::Pacer): the full budget under memory
 // pressure or on an idle machine, a quarter of it otherwise.
