@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <algorithm>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -124,15 +125,18 @@ int cmd_stats(int pid, bool json) {
   auto fields = parse_flat_json(*reply);
   std::cout << "libtmc stats for pid " << pid << "\n";
   unsigned long long orig = 0, compr = 0;
+  int width = static_cast<int>(strlen("compression_ratio"));
+  for (auto& field : fields) width = std::max(width, static_cast<int>(field.first.size()));
   for (auto& [name, value] : fields) {
     std::string shown = std::to_string(value);
     if (ends_with(name, "_bytes")) shown = human_bytes(value) + "  (" + std::to_string(value) + ")";
     else if (ends_with(name, "_ns") || name.find("_ns_") != std::string::npos) shown = human_ns(value);
-    printf("  %-20s %s\n", name.c_str(), shown.c_str());
+    else if (ends_with(name, "_ms")) shown = std::to_string(value) + " ms";
+    printf("  %-*s %s\n", width, name.c_str(), shown.c_str());
     if (name == "orig_bytes") orig = value;
     if (name == "compr_bytes") compr = value;
   }
-  if (compr != 0) printf("  %-20s %.2f\n", "compression_ratio", static_cast<double>(orig) / compr);
+  if (compr != 0) printf("  %-*s %.2f\n", width, "compression_ratio", static_cast<double>(orig) / compr);
   return 0;
 }
 
