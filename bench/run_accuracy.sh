@@ -85,6 +85,8 @@ fi
 mkdir -p "$out"
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+# Taken before the runs: the tree may move while they last (minutes each).
+source_desc="$(git_desc "$REPO") at the start; libtmc.so built $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')"
 if awk -v l="${load%% *}" -v n="$(nproc)" 'BEGIN {exit !(l > n / 4)}'; then
   echo "run_accuracy: warning: load average $load on $(nproc) CPUs: other work skews the CPU figures" >&2
 fi
@@ -117,7 +119,7 @@ done
 
 if ((${#jsons[@]} > 0)); then
   python3 "$REPO/scripts/accuracy_report.py" \
-    --command "bench/run_accuracy.sh ${orig_args[*]}" --machine "$(machine_desc)" --source "$(git_desc "$REPO")" \
+    --command "bench/run_accuracy.sh ${orig_args[*]}" --machine "$(machine_desc)" --source "$source_desc" \
     --load "$load before, $(cut -d' ' -f1-3 /proc/loadavg) after" "${jsons[@]}" >"$out/accuracy.md"
   echo "run_accuracy: wrote $out/accuracy.md" >&2
 fi
