@@ -225,7 +225,9 @@ sample_mem() {
     sleep 1
   done
 }
-swapins() { awk '/^pswpin / {print $2}' /proc/vmstat; }
+# swapins: pages read back from swap: block swap-ins (zram) plus zswap loads, which the
+# kernel counts apart (zswpin) and not in pswpin.
+swapins() { awk '/^(pswpin|zswpin) / {s += $2} END {print s + 0}' /proc/vmstat; }
 
 COLUMNS=(server scenario rep status keys limit load_s settled settle_s mem_cold mem_run_mean mem_run_max
   mem_after rss_cold swap_orig ops_per_s p50_us p99_us p999_us read_p99_us write_p99_us run_ops

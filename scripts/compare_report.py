@@ -3,8 +3,9 @@
 
   scripts/compare_report.py OUT_DIR
 
-reads OUT_DIR/compare.csv (one row per run), OUT_DIR/compare.meta.json and the loadgen
-reports OUT_DIR/compare_runs/*.json; writes OUT_DIR/compare.md,
+reads OUT_DIR/compare.csv (one row per run), OUT_DIR/compare.meta.json, the loadgen
+reports OUT_DIR/compare_runs/*.json and, when present, OUT_DIR/compare.notes.md
+(observations on the runs, included as they are); writes OUT_DIR/compare.md,
 compare_memory_throughput.png (memory each run cost during the timed load against its
 throughput) and compare_latency_cdf.png (the latency percentiles of the run with the
 median throughput of each scenario). Needs Debian's python3-matplotlib for the plots; the
@@ -80,7 +81,7 @@ def summary(rows, server):
     return out
 
 
-def markdown(meta, rows, servers):
+def markdown(out, meta, rows, servers):
     L = []
     L.append("# Redis and memcached: plain, libtmc, and the kernel's zram / zswap")
     L.append("")
@@ -99,7 +100,7 @@ def markdown(meta, rows, servers):
                  meta["keys"], meta.get("size") or "-", meta["mean_value_bytes"], meta["lz4_whole"],
                  meta["lz4_4k"], meta["zstd1_whole"], meta["zstd1_4k"]))
     L.append("")
-    L.append("Load: %s s timed (the first %s left out), `--dist %s`, %s reads, %d client thread(s) x %d "
+    L.append("Load: %s timed (the first %s left out), `--dist %s`, %s reads, %d client thread(s) x %d "
              "connections, pipeline %d; every value read is checked against what was written. "
              "%d repetition(s), scenarios interleaved; the numbers are medians over the repetitions." % (
                  meta["duration"], meta["warmup"], meta["dist"], meta["reads"], meta["threads"], meta["conns"],
@@ -129,12 +130,23 @@ def markdown(meta, rows, servers):
             if "note" in m:
                 L.append("| %s | %s | %s | | | | | | | | |" % (LABEL[m["scenario"]], m["runs"], m["note"]))
                 continue
-            ev = m["faults_run"] if m["scenario"].startswith("tmc") else m["swapins_run"] if m["scenario"] in ("zram", "zswap") else None
+            ev = {"tmc-default": "faults_run", "tmc-tuned": "faults_run", "zram": "swapins_run",
+                  "zswap": "swapins_run"}.get(m["scenario"])
+            ev = m[ev] if ev else None
+            if m["scenario"] == "zswap" and not ev:
+                ev = "not counted"  # runs made before zswap loads (zswpin) were added to pswpin
             L.append("| %s | %s | %s (x%s) | %s (x%s) | %s (x%s) | %s | %s (x%s) | %s | %s | %s | %s |" % (
                 LABEL[m["scenario"]], m["runs"], mib(m["mem_cold"]), m["cold_ratio"], mib(m["mem_run_mean"]),
                 m["mem_ratio"], fmt(m["ops_per_s"]), m["ops_ratio"], fmt(m["p50_us"], "%.0f"),
-                fmt(m["p99_us"], "%.0f"), m["p99_ratio"], fmt(m["p999_us"], "%.0f"), fmt(ev),
+                fmt(m["p99_us"], "%.0f"), m["p99_ratio"], fmt(m["p999_us"], "%.0f"),
+                ev if isinstance(ev, str) else fmt(ev),
                 m["checks"], m["env"] or "-"))
+    notes = os.path.join(out, "compare.notes.md")
+    if os.path.exists(notes):  # observations on the runs, written after looking at them
+        L.append("")
+        L.append("## Notes on these runs")
+        L.append("")
+        L.append(open(notes).read().strip())
     L.append("")
     L.append("![memory against throughput](compare_memory_throughput.png)")
     L.append("![latency percentiles](compare_latency_cdf.png)")
@@ -229,7 +241,7 @@ def main():
     rows = list(csv.DictReader(open(os.path.join(out, "compare.csv"))))
     servers = list(dict.fromkeys(r["server"] for r in rows))
     with open(os.path.join(out, "compare.md"), "w") as f:
-        f.write(markdown(meta, rows, servers))
+        f.write(markdown(out, meta, rows, servers))
     plots(out, rows, servers)
     for server in servers:
         for m in summary(rows, server):
