@@ -127,8 +127,9 @@ LOADGEN="$build_dir/bench/tmc_loadgen"
 [[ -x $TMCCTL ]] || die "tmcctl not found at $TMCCTL"
 # The load's options, checked by the load generator itself before any server starts.
 "$LOADGEN" --dist "$dist" --reads "$reads" --threads "$threads" --conns "$conns" --pipeline "$pipeline" \
-  --warmup "$warmup" --duration "$duration" --sample /dev/null --sample-bytes 4096 --keys 10 >/dev/null ||
-  die "bad load options (above)"
+  --sample /dev/null --sample-bytes 4096 --keys 10 >/dev/null || die "bad load options (above)"
+warmup_s=$(duration_s "$warmup") || die "--warmup: not a duration: $warmup"
+awk -v w="$warmup_s" -v d="$duration_s" 'BEGIN {exit !(w < d)}' || die "--warmup must be shorter than --duration"
 for s in "${server_list[@]}"; do
   if [[ $s == redis ]]; then need_bin redis-server redis-cli; else need_bin memcached; fi
 done
