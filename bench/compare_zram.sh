@@ -119,6 +119,13 @@ done
 [[ " ${scen_list[*]} " == *" plain "* ]] || die "--scenarios must include plain (the reference)"
 for v in $tuned; do [[ $v =~ ^TMC_[A-Z_]+=.+$ ]] || die "--tuned takes TMC_NAME=VALUE words, not '$v'"; done
 duration_s=$(duration_s "$duration") || die "--duration: not a duration: $duration"
+# On a fresh machine: the Debian packages and a build, so that this one command is enough.
+if [[ ! -f "$build_dir/libtmc.so" || ! -x "$build_dir/bench/tmc_loadgen" || ! -x "$build_dir/tmcctl" ]]; then
+  log "no libtmc build in $build_dir: installing the packages and building it"
+  "$REPO/scripts/install_deps.sh" >&2
+  cmake -S "$REPO" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+  cmake --build "$build_dir" -j"$(nproc)" --target tmc tmcctl tmc_loadgen >&2
+fi
 build_dir="$(cd "$build_dir" 2>/dev/null && pwd)" || die "no build directory '$build_dir'"
 need_lib "$build_dir/libtmc.so"
 TMCCTL="$build_dir/tmcctl"

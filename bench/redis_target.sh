@@ -11,7 +11,10 @@
 #
 # usage: bench/redis_target.sh [--keys 600000] [--duration 60s] [--reps 2]
 #                              [--target-share 50] [--settle-timeout 180]
+#                              [--env TMC_VAR=VALUE]... [--name redis_target]
 #                              [--build-dir build] [--out bench/results]
+#   --env     more libtmc options for its runs (repeatable), e.g. TMC_CODEC=zstd
+#   --name    the report's file name in --out, without .md
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +26,8 @@ share=50
 settle_timeout=180
 build_dir="$REPO/build"
 out="$REPO/bench/results"
+name=redis_target
+extra_env=()
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,6 +36,9 @@ while [[ $# -gt 0 ]]; do
     --reps) reps="${2:?}"; shift 2 ;;
     --target-share) share="${2:?}"; shift 2 ;;
     --settle-timeout) settle_timeout="${2:?}"; shift 2 ;;
+    --env) [[ "${2:-}" == TMC_*=* ]] || { echo "redis_target: --env needs TMC_VAR=VALUE" >&2; exit 2; }
+      extra_env+=("$2"); shift 2 ;;
+    --name) name="${2:?}"; shift 2 ;;
     --build-dir) build_dir="${2:?}"; shift 2 ;;
     --out) out="${2:?}"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
@@ -107,7 +115,7 @@ for rep in $(seq 1 "$reps"); do
   target=$((plain_rss / 100 * share))
 
   step "rep $rep: redis-server under libtmc, TMC_TARGET=$target ($share% of $(mib "$plain_rss") MiB)"
-  start_redis "$WORK/tmc-$rep.log" env LD_PRELOAD="$build_dir/libtmc.so" TMC_TARGET="$target"
+  start_redis "$WORK/tmc-$rep.log" env LD_PRELOAD="$build_dir/libtmc.so" TMC_TARGET="$target" "${extra_env[@]}"
   loadgen --load --state "$WORK/tmc-$rep.state"
   t0=$(date +%s)
   while :; do
@@ -127,10 +135,10 @@ for rep in $(seq 1 "$reps"); do
 done
 
 step "report"
-"$PY" - "$WORK" "$out/redis_target.md" "$ORIG_CMD" "$STARTED_DATE" "$(machine_desc)" \
-  "$(git_desc "$REPO")" "$share" "$duration" "$keys" <<'PY'
+"$PY" - "$WORK" "$out/$name.md" "$ORIG_CMD" "$STARTED_DATE" "$(machine_desc)" \
+  "$(git_desc "$REPO")" "$share" "$duration" "$keys" "${extra_env[*]:-none}" <<'PY'
 import json, statistics, sys
-work, out, cmd, date, machine, git, share, duration, keys = sys.argv[1:]
+work, out, cmd, date, machine, git, share, duration, keys, extra = sys.argv[1:]
 rows = [l.split() for l in open(f"{work}/rows")]
 settle = {l.split()[0]: l.split()[1:] for l in open(f"{work}/settle")}
 
@@ -160,7 +168,7 @@ L.append("")
 L.append(f"- Date: {date}; machine: {machine}; libtmc: {git}")
 L.append(f"- {keys} keys from `tmc_loadgen --load` (strings, hashes, lists; 100 B - 4 KiB realistic values), "
          f"each timed load {duration} (first 5 s left out), 90% reads, every value read checked against what was written")
-L.append(f"- libtmc: `TMC_TARGET` = {share}% of the plain run's RSS after the load of the same repetition; every other option at its default (`TMC_COLD_AGE=2m`)")
+L.append(f"- libtmc: `TMC_TARGET` = {share}% of the plain run's RSS after the load of the same repetition; other options given: {extra}; the rest at their defaults (`TMC_COLD_AGE=2m`)")
 L.append("")
 L.append("## Target")
 L.append("")
@@ -205,4 +213,4 @@ for rep in sorted(settle):
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 PY
-log "wrote $out/redis_target.md"
+log "wrote $out/$name.md"

@@ -46,9 +46,10 @@ uint64_t Pacer::charge(uint64_t wall_ns, uint64_t cpu_ns, double share) {
   if (credit_ > static_cast<int64_t>(kMaxCreditNs)) credit_ = static_cast<int64_t>(kMaxCreditNs);
   last_wall_ = wall_ns;
   last_cpu_ = cpu_ns;
-  if (credit_ >= 0) return 0;
-  // Sleeping earns share of the sleep: this long brings the credit back to zero.
-  return static_cast<uint64_t>(static_cast<double>(-credit_) / share);
+  if (credit_ >= -static_cast<int64_t>(kBurstNs)) return 0;
+  // Sleeping earns share of the sleep: this long brings the credit up to +kBurstNs, so the
+  // next burst runs from +kBurstNs down to -kBurstNs.
+  return static_cast<uint64_t>(static_cast<double>(static_cast<int64_t>(kBurstNs) - credit_) / share);
 }
 
 }  // namespace tmc::policy

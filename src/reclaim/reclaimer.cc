@@ -148,6 +148,7 @@ class Reclaimer {
     e_.target_bytes_.store(target, std::memory_order_relaxed);
     uint32_t threshold = cold;
     bool above = false;
+    strict_ = false;
     if (target != 0 && cold != 0) {
       uint64_t rss = platform::process_rss_bytes();
       uint64_t pool = e_.pool_.pool_bytes();
@@ -157,6 +158,10 @@ class Reclaimer {
       above = needed != 0;
       uint32_t for_target = policy::threshold_for_target(last_ages_, needed);
       if (for_target < threshold) threshold = for_target;
+      // The target is the user's limit, like a balloon: when pages held back by their heat
+      // are all that is left to evict, they go too (by age alone) rather than the target
+      // being missed.
+      strict_ = above && needed > last_ages_.total() - last_ages_.pages[0];
     }
     double psi = platform::memory_pressure_avg10();
     e_.pressure_.store(above || psi >= kPsiPressure, std::memory_order_relaxed);
@@ -207,7 +212,7 @@ class Reclaimer {
         uint32_t age = now - w.epoch();
         ages_.add(age >> w.heat());  // what the target sees: back-off makes a page younger
         if (w.heat() != 0) ++backoff_;
-        if (!policy::eligible(age, w.heat(), threshold)) continue;
+        if (!policy::eligible(age, strict_ ? 0 : w.heat(), threshold)) continue;
       } else if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryPasses) {
         continue;  // without a cold age, an incompressible page would be retried every pass
       }
@@ -472,6 +477,7 @@ class Reclaimer {
   policy::Pacer pacer_;
   uint64_t idle_ticks_ = 0, total_ticks_ = 0;
   bool machine_idle_ = false;
+  bool strict_ = false;  // RSS is above the target and only heated pages are left: ignore heat
   size_t max_blob_ = 0;
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;

@@ -69,17 +69,22 @@ TEST(NextHeat, ClimbsWhileUseIsMoreFrequentThanTheWait) {
   EXPECT_EQ(next_heat(2, 1, kNoThreshold, 5), 2);  // nothing evicted by age now
 }
 
-TEST(Pacer, KeepsTheShareOfTheWallClock) {
+TEST(Pacer, SleepsOncePerBurst) {
   Pacer p;
   p.reset(0, 0);
-  // 10% of a core: after 1 ms of work in 1 ms of wall time, sleep ~9 ms... minus the
-  // 0.1 ms earned while working.
-  uint64_t sleep = p.charge(1'000'000, 1'000'000, 0.10);
-  EXPECT_NEAR(static_cast<double>(sleep), 9'000'000.0, 1000.0);
-  // After that sleep the credit is back at zero: a little work, a little sleep.
-  uint64_t wall = 1'000'000 + sleep;
-  EXPECT_EQ(p.charge(wall, 1'000'000, 0.10), 0u);
-  EXPECT_GT(p.charge(wall + 100'000, 1'100'000, 0.10), 0u);
+  // 10% of a core, all work CPU: no sleep until the debt passes kBurstNs...
+  uint64_t wall = 0, cpu = 0;
+  int sleeps = 0;
+  uint64_t slept = 0;
+  for (int i = 0; i < 8; ++i) {  // 8 x 1 ms of work
+    wall += 1'000'000, cpu += 1'000'000;
+    uint64_t s = p.charge(wall, cpu, 0.10);
+    if (s != 0) ++sleeps, slept = s, wall += s;
+  }
+  // ...then one sleep that pays it back and leaves kBurstNs of credit: (4 ms + 4.x ms) / 0.1.
+  EXPECT_EQ(sleeps, 1);
+  EXPECT_GT(slept, 80'000'000u);
+  EXPECT_LT(slept, 90'000'000u);
 }
 
 TEST(Pacer, IdleTimeBuysOnlyALittleBurst) {
@@ -88,8 +93,8 @@ TEST(Pacer, IdleTimeBuysOnlyALittleBurst) {
   // A minute idle at 10%: would be 6 s of credit, capped to kMaxCreditNs.
   EXPECT_EQ(p.charge(60'000'000'000ull, 0, 0.10), 0u);
   uint64_t wall = 60'000'000'000ull;
-  EXPECT_EQ(p.charge(wall, Pacer::kMaxCreditNs, 0.10), 0u);
-  EXPECT_GT(p.charge(wall, Pacer::kMaxCreditNs + 1'000'000, 0.10), 0u);
+  EXPECT_EQ(p.charge(wall, Pacer::kMaxCreditNs + Pacer::kBurstNs, 0.10), 0u);
+  EXPECT_GT(p.charge(wall, Pacer::kMaxCreditNs + Pacer::kBurstNs + 1'000'000, 0.10), 0u);
 }
 
 TEST(Pacer, OverLongRunsCpuStaysWithinTheShare) {
