@@ -185,23 +185,18 @@ SRV_PORT=""
 # start_server SERVER LOG WRAPPER...: the server on a free port, under WRAPPER (env ... or
 # cg_run), and waits until it listens.
 start_server() {
-  local server="$1" logf="$2" attempt
+  local server="$1" logf="$2"
   shift 2
-  for attempt in 1 2 3; do
-    SRV_PORT=$(free_port)
-    if [[ $server == redis ]]; then
-      "$@" redis-server --port "$SRV_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-        --enable-debug-command local --logfile "" >>"$logf" 2>&1 &
-    else
-      # -m: enough for the whole dataset, so memcached never evicts (that would be a mismatch)
-      "$@" memcached -u "$(id -un)" -l 127.0.0.1 -p "$SRV_PORT" -U 0 -m $((keys * 6 / 1024 + 256)) >>"$logf" 2>&1 &
-    fi
-    SRV_PID=$!
-    on_exit "stop_pid $SRV_PID 20"
-    wait_port "$SRV_PORT" 30 "$SRV_PID" && return 0
-    grep -qi 'address already in use' "$logf" && ((attempt < 3)) && continue
-    die "$server did not start (log: $logf)"
-  done
+  if [[ $server == redis ]]; then
+    start_on_free_port "$logf" "$@" redis-server --port @PORT@ --bind 127.0.0.1 --save "" --appendonly no \
+      --daemonize no --enable-debug-command local --logfile "" || die "$server did not start (log: $logf)"
+  else
+    # -m: enough for the whole dataset, so memcached never evicts (that would be a mismatch)
+    start_on_free_port "$logf" "$@" memcached -u "$(id -un)" -l 127.0.0.1 -p @PORT@ -U 0 \
+      -m $((keys * 6 / 1024 + 256)) || die "$server did not start (log: $logf)"
+  fi
+  SRV_PORT=$STARTED_PORT
+  SRV_PID=$STARTED_PID
 }
 # alive NAME: fails the run when the server has died, saying so when the OOM killer of the
 # cgroup killed it (the kernel logs the pid).

@@ -108,17 +108,11 @@ MC_PORT=""
 start_mc() {
   local name="$1"
   shift
-  local attempt
-  for attempt in 1 2 3; do
-    MC_PORT="$(free_port)"
-    "$@" memcached -p "$MC_PORT" "${MC_ARGS[@]}" >>"$WORK/$name.log" 2>&1 &
-    MC_PID=$!
-    SERVER_PID=$MC_PID
-    on_exit "stop_pid $MC_PID 30"
-    wait_port "$MC_PORT" 30 "$MC_PID" && return 0
-    grep -qi 'address already in use' "$WORK/$name.log" && [[ $attempt -lt 3 ]] && continue
+  start_on_free_port "$WORK/$name.log" "$@" memcached -p @PORT@ "${MC_ARGS[@]}" ||
     die "$name: memcached did not start"
-  done
+  MC_PORT=$STARTED_PORT
+  MC_PID=$STARTED_PID
+  SERVER_PID=$MC_PID
 }
 # mc_stat NAME...: values of memcached's `stats` fields, one per line.
 mc_stat() {

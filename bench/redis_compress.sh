@@ -109,19 +109,12 @@ start_redis() {
   local name="$1" dir="$2"
   shift 2
   mkdir -p "$dir"
-  local attempt
-  for attempt in 1 2 3; do
-    REDIS_PORT="$(free_port)"
-    "$@" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-      --dir "$dir" --dbfilename dump.rdb --enable-debug-command local --daemonize no \
-      --logfile "" >>"$WORK/$name.log" 2>&1 &
-    REDIS_PID=$!
-    SERVER_PID=$REDIS_PID
-    on_exit "stop_pid $REDIS_PID 30"
-    wait_port "$REDIS_PORT" 30 "$REDIS_PID" && break
-    grep -qi 'address already in use' "$WORK/$name.log" && [[ $attempt -lt 3 ]] && continue
-    die "$name: redis-server did not start"
-  done
+  start_on_free_port "$WORK/$name.log" "$@" redis-server --port @PORT@ --bind 127.0.0.1 --save "" \
+    --appendonly no --dir "$dir" --dbfilename dump.rdb --enable-debug-command local --daemonize no \
+    --logfile "" || die "$name: redis-server did not start"
+  REDIS_PORT=$STARTED_PORT
+  REDIS_PID=$STARTED_PID
+  SERVER_PID=$REDIS_PID
   local i
   for ((i = 0; i < 6000; i++)); do
     [[ "$(rcli PING 2>/dev/null)" == PONG ]] && return 0

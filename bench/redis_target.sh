@@ -65,18 +65,12 @@ LOADS=("zipf:0.99" "hotset:10:90")
 SRV_PID=""
 SRV_PORT=""
 start_redis() {
-  local logf="$1" attempt
+  local logf="$1"
   shift
-  for attempt in 1 2 3; do
-    SRV_PORT=$(free_port)
-    "$@" redis-server --port "$SRV_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-      --logfile "" >>"$logf" 2>&1 &
-    SRV_PID=$!
-    on_exit "stop_pid $SRV_PID 20"
-    wait_port "$SRV_PORT" 30 "$SRV_PID" && return 0
-    grep -qi 'address already in use' "$logf" && ((attempt < 3)) && continue
-    die "redis-server did not start (log: $logf)"
-  done
+  start_on_free_port "$logf" "$@" redis-server --port @PORT@ --bind 127.0.0.1 --save "" --appendonly no \
+    --daemonize no --logfile "" || die "redis-server did not start (log: $logf)"
+  SRV_PORT=$STARTED_PORT
+  SRV_PID=$STARTED_PID
 }
 stop_redis() {
   redis-cli -h 127.0.0.1 -p "$SRV_PORT" SHUTDOWN NOSAVE >/dev/null 2>&1 || true

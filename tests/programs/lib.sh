@@ -128,6 +128,27 @@ print(s.getsockname()[1])
 s.close()'
 }
 
+# start_on_free_port LOG CMD...: runs CMD in the background, every "@PORT@" in its words
+# replaced by a free port, output appended to LOG, and waits until it listens there (30 s).
+# Another process can take the port between the choice and the bind: then it tries again
+# with another, three times in all. Sets STARTED_PORT and STARTED_PID (stopped at exit);
+# returns 1 if the server did not start.
+start_on_free_port() {
+  local logf="$1" attempt arg
+  shift
+  for attempt in 1 2 3; do
+    STARTED_PORT=$(free_port)
+    local cmd=()
+    for arg in "$@"; do cmd+=("${arg//@PORT@/$STARTED_PORT}"); done
+    "${cmd[@]}" >>"$logf" 2>&1 &
+    STARTED_PID=$!
+    on_exit "stop_pid $STARTED_PID 30"
+    wait_port "$STARTED_PORT" 30 "$STARTED_PID" && return 0
+    grep -qi 'address already in use' "$logf" && ((attempt < 3)) && continue
+    return 1
+  done
+}
+
 # listens_on PORT [PID]: true when 127.0.0.1:PORT is listening (and, with PID, when the
 # listening socket belongs to process PID: a free port can be taken by someone else).
 listens_on() {
