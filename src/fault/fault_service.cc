@@ -5,6 +5,9 @@
 //   - REMOVE / UNMAP: drops the state of the pages in the range, so purged memory reads as
 //     zero and never gets old contents back (design invariant 2);
 //   - FORK: sends the child's userfaultfd to the child (engine.cc, prefork).
+// While RSS is above TMC_TARGET, faults that would add memory are held back, each for up
+// to TMC_TARGET_HOLD, until the reclaimer has made room (policy::hold_fault); events and
+// other faults go on meanwhile.
 // Events are handled in the order the kernel delivers them. While a fork is in progress
 // (fork_gate_) everything except FORK is queued, because the forking thread holds the
 // locks that bringing pages back needs, and the kernel holds fork() until FORK is read.
@@ -50,6 +53,7 @@ class FaultService {
     auto kind = control::option(control::OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
     if (!codec_.init(kind, static_cast<int>(control::option(control::OptionId::zstd_level)))) return false;
     spin_ns_ = control::option(control::OptionId::fault_spin);
+    hold_max_ns_ = control::option(control::OptionId::target_hold);
     page_ = static_cast<char*>(base::meta_alloc(kPageSize));
     zero_ = static_cast<char*>(base::meta_alloc(kPageSize));
     return page_ != nullptr && zero_ != nullptr;
@@ -63,8 +67,10 @@ class FaultService {
       if (child_.is_open() && e_.stop_child_serve_.load(std::memory_order_acquire)) stop_serving_child();
       pollfd polls[2] = {{e_.uffd_.fd(), POLLIN, 0}, {child_.fd(), POLLIN, 0}};
       pollfd& p = polls[0];
-      int timeout = child_.is_open() ? 1 : (deferred_count_ + retry_count_ > 0 ? 1 : 200);
-      int n = poll(polls, child_.is_open() ? 2 : 1, timeout);
+      // Held faults are looked at every 50 us: room comes batch by batch, and a single-threaded
+      // program waits on each one.
+      timespec timeout{0, held_count_ > 0 ? 50'000 : (child_.is_open() || deferred_count_ + retry_count_ > 0 ? 1'000'000 : 200'000'000)};
+      int n = ppoll(polls, child_.is_open() ? 2 : 1, &timeout, nullptr);
       if (child_.is_open() && (polls[1].revents & POLLIN)) serve_child_messages();
       if (n < 0 && errno != EINTR) {
         e_.fail("poll on userfaultfd", errno);
@@ -80,9 +86,10 @@ class FaultService {
         uint64_t last = now_ns();
         while (now_ns() - last < spin_ns_) {
           if (read_and_dispatch()) last = now_ns();
-          else sched_yield();
+          else if (held_count_ == 0 || !release_held()) sched_yield();
         }
       }
+      release_held();
       retry_pending();
       // Reading the thread's CPU clock is a system call: do it when idle or every 256 rounds,
       // not on every fault's path.
@@ -117,7 +124,59 @@ class FaultService {
       hand_over(static_cast<int>(msg.arg.fork.ufd));
       return;
     }
-    if (e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0 || !handle(msg)) defer(msg);
+    if (e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0) {
+      defer(msg);
+      return;
+    }
+    if (msg.event == UFFD_EVENT_PAGEFAULT && should_hold()) {
+      hold(msg);
+      return;
+    }
+    if (!handle(msg)) defer(msg);
+  }
+
+  // ---- holding faults while RSS is above the target ----------------------------------
+  // A fault waits in held_ (in arrival order) until the reclaimer has brought RSS back
+  // within the target's slack, or for TMC_TARGET_HOLD. Served afterwards, it is handled like
+  // a retried fault: after the events read meanwhile, which is the order a purge racing
+  // the access could have had anyway.
+  bool should_hold() const {
+    if (held_count_ != 0) return true;  // behind the ones already waiting
+    return e_.hold_.load(std::memory_order_relaxed) &&
+           policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed),
+                              policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed)), 0, hold_max_ns_);
+  }
+
+  void hold(const uffd_msg& msg) {
+    if (held_count_ == kMaxDeferred) {  // cannot happen: each faulting thread waits
+      if (!handle(msg)) defer(msg);
+      return;
+    }
+    held_[(held_first_ + held_count_) % kMaxDeferred] = {msg, now_ns()};
+    ++held_count_;
+    e_.faults_held_.store(held_count_, std::memory_order_relaxed);
+    e_.held_faults_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Lets go of the held faults whose wait is over; true if it let any go.
+  bool release_held() {
+    if (held_count_ == 0) return false;
+    const uint64_t slack = policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed));
+    const bool on = e_.hold_.load(std::memory_order_relaxed);
+    bool any = false;
+    while (held_count_ != 0) {
+      Held& h = held_[held_first_];
+      uint64_t waited = now_ns() - h.since;
+      if (on && policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed), slack, waited, hold_max_ns_)) break;
+      e_.hold_ns_.fetch_add(waited, std::memory_order_relaxed);
+      uffd_msg msg = h.msg;
+      held_first_ = (held_first_ + 1) % kMaxDeferred;
+      --held_count_;
+      e_.faults_held_.store(held_count_, std::memory_order_relaxed);
+      if (e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0 || !handle(msg)) defer(msg);
+      any = true;
+    }
+    return any;
   }
 
   // Returns false if the message must wait for a fork in progress to finish.
@@ -334,6 +393,7 @@ class FaultService {
           entry->cas(filling, w);  // only this thread leaves Filling
           if (err == EAGAIN) return Outcome::kRetry;
           if (err != 0 && err != EEXIST) e_.fail("resolving a fresh page", err);
+          if (err == 0 && write) brought_back(kPageSize);  // a read maps the shared zero page
           return Outcome::kDone;
         }
         case PageState::kFilling:  // only this thread sets it, and always clears it
@@ -350,6 +410,7 @@ class FaultService {
           e_.staging_lock_.unlock();
           if (err == EAGAIN) return Outcome::kRetry;
           if (!same) continue;
+          brought_back(kPageSize);  // a copy: the slot stays resident until the ring is emptied
           break;
         }
         case PageState::kCompressed: {
@@ -368,6 +429,7 @@ class FaultService {
             e_.pool_.release(w.payload());
             e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
           }
+          brought_back(kPageSize - size);
           bool sequential = page == last_fault_ + kPageSize;
           last_fault_ = page;
           if (sequential) fault_around(page, now);  // moves last_fault_ on
@@ -378,6 +440,7 @@ class FaultService {
           if (fill != 0) codec::PageCodec::fill(page_, fill);
           if (install(page, fill == 0 ? zero_ : page_) == EAGAIN) return Outcome::kRetry;
           if (entry->cas(w, resident)) (fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
+          brought_back(kPageSize);
           break;
         }
       }
@@ -418,9 +481,14 @@ class FaultService {
         e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
         e_.fault_around_.fetch_add(1, std::memory_order_relaxed);
       }
+      brought_back(kPageSize - size);
       last_fault_ = next;
     }
   }
+
+  // RSS grew by `bytes` (a page in, its blob released): the target's hold sees it before
+  // the reclaimer next reads VmRSS.
+  void brought_back(uint32_t bytes) { e_.over_target_.fetch_add(bytes, std::memory_order_relaxed); }
 
   // Purged, unmapped: whatever was evicted there is gone; the next touch reads zeros.
   void drop(uint64_t start, uint64_t end) {
@@ -461,6 +529,13 @@ class FaultService {
   uint32_t deferred_count_ = 0;
   uffd_msg retry_[kMaxDeferred];  // waiting for pending address-space events (EAGAIN)
   uint32_t retry_count_ = 0;
+  struct Held {
+    uffd_msg msg;
+    uint64_t since;  // when it was held
+  };
+  Held held_[kMaxDeferred];  // a ring: waiting for room under the RSS target
+  uint32_t held_first_ = 0, held_count_ = 0;
+  uint64_t hold_max_ns_ = 0;  // TMC_TARGET_HOLD
 };
 
 }  // namespace

@@ -25,6 +25,11 @@ uint64_t pages_to_target(uint64_t rss_bytes, uint64_t target_bytes, double ratio
   return static_cast<uint64_t>(static_cast<double>(rss_bytes - target_bytes) / saved_per_page) + 1;
 }
 
+uint64_t hold_slack(uint64_t target_bytes) {
+  uint64_t slack = target_bytes / 50;
+  return slack > (uint64_t{1} << 20) ? slack : uint64_t{1} << 20;
+}
+
 uint8_t next_heat(uint8_t heat, uint32_t distance, uint32_t threshold, uint8_t max_heat) {
   if (threshold == 0 || threshold == kNoThreshold) return heat;
   uint64_t wait = static_cast<uint64_t>(threshold) << heat;  // what the page waited to go

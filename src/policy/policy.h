@@ -7,6 +7,7 @@
 //  - eligible(): a page is evicted once its age reaches the threshold times 2^heat (thrash
 //    back-off, heap/page_state.h), and next_heat() is how the fault thread moves heat.
 //  - Pacer: TMC_CPU_BUDGET, a leaky bucket of CPU time earned at `share` of the wall clock.
+//  - hold_fault(): TMC_TARGET_HOLD, how the fault thread keeps RSS at the target under load.
 #pragma once
 
 #include <cstdint>
@@ -69,5 +70,16 @@ class Pacer {
   uint64_t last_cpu_ = 0;
   int64_t credit_ = 0;
 };
+
+// Holding RSS at TMC_TARGET under load, as cgroup v2's memory.high does by throttling the
+// tasks that allocate: evicting alone cannot, when faults bring pages back faster than the
+// reclaimer, within its budget, sends them out again. So while RSS is more than
+// hold_slack() above the target, a fault that would add memory waits, up to `max_ns`, for
+// the reclaimer to make room; each eviction lets one fault go on. The application slows to
+// the rate at which the reclaimer frees memory instead of outgrowing the target.
+uint64_t hold_slack(uint64_t target_bytes);  // 2% of the target, at least 1 MiB
+inline bool hold_fault(int64_t over_target_bytes, uint64_t slack, uint64_t waited_ns, uint64_t max_ns) {
+  return over_target_bytes > static_cast<int64_t>(slack) && waited_ns < max_ns;
+}
 
 }  // namespace tmc::policy

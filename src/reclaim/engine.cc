@@ -319,6 +319,10 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->age_threshold_ms = threshold == UINT32_MAX || !seconds ? 0 : uint64_t{threshold} * 1000;
   out->pool_full = pool_full_.load(std::memory_order_relaxed);
   out->throttle_ns = throttle_ns_.load(std::memory_order_relaxed);
+  int64_t over = over_target_.load(std::memory_order_relaxed);
+  out->over_target_bytes = out->target_bytes != 0 && over > 0 ? static_cast<uint64_t>(over) : 0;
+  out->held_faults = held_faults_.load(std::memory_order_relaxed);
+  out->hold_ns = hold_ns_.load(std::memory_order_relaxed);
   out->pressure = pressure_.load(std::memory_order_relaxed) ? 1 : 0;
 }
 

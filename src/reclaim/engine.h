@@ -76,6 +76,14 @@ class Engine {
   // pages' heat against it.
   std::atomic<uint32_t> age_threshold_{0};
   std::atomic<uint64_t> target_bytes_{0};  // TMC_TARGET resolved to bytes (0: none)
+  // Holding RSS at the target (policy::hold_fault). over_target_ is RSS minus the target,
+  // read from VmRSS by the reclaimer every few tens of milliseconds and kept current in
+  // between: the reclaimer subtracts what each committed batch frees, the fault thread adds
+  // what each page it brings back costs. hold_ is off without a target, with
+  // TMC_TARGET_HOLD=0, and while the target cannot be reached (nothing left to evict).
+  std::atomic<int64_t> over_target_{0};
+  std::atomic<bool> hold_{false};
+  std::atomic<uint32_t> faults_held_{0};  // faults waiting now (the fault thread's count)
   std::atomic<bool> pressure_{false};
   std::atomic<bool> running_{false};
   std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)
@@ -117,7 +125,7 @@ class Engine {
 
   // Counters.
   std::atomic<uint64_t> self_faults_{0}, fault_around_{0};
-  std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0};
+  std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0}, held_faults_{0}, hold_ns_{0};
   LatencyHistogram refault_distance_ms_;  // same buckets, milliseconds
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
       compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};

@@ -66,6 +66,10 @@ constexpr double kQuietBudgetShare = 0.25;
 constexpr double kIdleMachineShare = 0.5;
 // PSI "some avg10" (percent) from which the machine counts as under memory pressure.
 constexpr double kPsiPressure = 1.0;
+// How often VmRSS is read while a target is set, to correct Engine::over_target_.
+constexpr uint64_t kRssRefreshNs = 50'000'000;
+// The reclaimer's pauses are cut into slices this long, to see held faults soon.
+constexpr uint64_t kPaceSliceNs = 1'000'000;
 
 uint64_t now_ns() {
   timespec ts;
@@ -102,7 +106,8 @@ class Reclaimer {
       log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(err)).str("); nothing will be compressed").flush();
       return false;
     }
-    pacer_.reset(now_ns(), platform::thread_cpu_ns());
+    cpu_reported_ = platform::thread_cpu_ns();
+    pacer_.reset(now_ns(), cpu_reported_);
     platform::machine_cpu_ticks(&idle_ticks_, &total_ticks_);
     max_blob_ = kPageSize * (100 - control::option(OptionId::min_saving)) / 100;
     // A forked child inherits the parent's dictionary, sealed or half filled.
@@ -133,10 +138,57 @@ class Reclaimer {
     }
     last_ages_ = ages_;
     e_.backoff_pages_.store(backoff_, std::memory_order_relaxed);
+    note_reachable(evicted);
     return evicted;
   }
 
+  // Adds the thread's CPU time since the last report to cpu_ns_background, so that the stat
+  // is current during a long (paced) pass too.
+  void report_cpu(uint64_t cpu_ns) {
+    e_.cpu_ns_.fetch_add(cpu_ns - cpu_reported_, std::memory_order_relaxed);
+    cpu_reported_ = cpu_ns;
+  }
+
+  // True while the fault thread holds faults for room: the reclaimer then neither paces
+  // itself nor waits for the next epoch.
+  bool making_room() const { return e_.faults_held_.load(std::memory_order_relaxed) != 0; }
+
  private:
+  // Whether faults should wait while RSS is above the target: not when a whole pass above
+  // it found nothing to evict (what is left is incompressible, locked or shared), or every
+  // fault would wait TMC_TARGET_HOLD for room that never comes.
+  void note_reachable(uint64_t evicted) {
+    const bool well_above = e_.over_target_.load(std::memory_order_relaxed) > static_cast<int64_t>(policy::hold_slack(target_));
+    last_fell_short_ = above_at_start_ && well_above;
+    // Only a strict pass, which had every resident page to choose from, shows that nothing
+    // is left.
+    if (strict_ && evicted == 0 && reachable_ && well_above) {
+      reachable_ = false;
+      log::info().str("RSS is above TMC_TARGET with nothing left to evict; faults are not held until there is").flush();
+    } else if (evicted != 0) {
+      reachable_ = true;
+    }
+    e_.hold_.store(target_ != 0 && reachable_ && control::option(OptionId::target_hold) != 0,
+                   std::memory_order_relaxed);
+  }
+
+  // Whether pages younger than the cold age are evicted now: while RSS is above the target
+  // less its slack, as Engine::over_target_ follows it through the pass.
+  bool evicting_for_target() const {
+    return target_ != 0 &&
+           e_.over_target_.load(std::memory_order_relaxed) > -static_cast<int64_t>(policy::hold_slack(target_));
+  }
+
+  // Sets Engine::over_target_ from VmRSS, at most every kRssRefreshNs.
+  void refresh_over_target(bool now) {
+    if (target_ == 0) return;
+    uint64_t t = now_ns();
+    if (!now && t - rss_read_ns_ < kRssRefreshNs) return;
+    rss_read_ns_ = t;
+    e_.over_target_.store(static_cast<int64_t>(platform::process_rss_bytes()) - static_cast<int64_t>(target_),
+                          std::memory_order_relaxed);
+  }
+
   // The pass's age threshold: the cold age, lowered to what the RSS target needs given the
   // previous pass's ages. Also refreshes the pool limit and the pressure flag, which sets
   // the pace. With TMC_COLD_AGE=0 every page qualifies at once.
@@ -149,6 +201,8 @@ class Reclaimer {
     uint32_t threshold = cold;
     bool above = false;
     strict_ = false;
+    target_ = target != 0 && cold != 0 ? target : 0;
+    refresh_over_target(true);
     if (target != 0 && cold != 0) {
       uint64_t rss = platform::process_rss_bytes();
       uint64_t pool = e_.pool_.pool_bytes();
@@ -159,11 +213,16 @@ class Reclaimer {
       uint32_t for_target = policy::threshold_for_target(last_ages_, needed);
       if (for_target < threshold) threshold = for_target;
       // The target is the user's limit, like a balloon: when pages held back by their heat
-      // are all that is left to evict, they go too (by age alone) rather than the target
-      // being missed.
-      strict_ = above && needed > last_ages_.total() - last_ages_.pages[0];
+      // are all that is left to evict, or the last pass, which respected heat, ended still
+      // well above the target, every resident page is a candidate (heat and this epoch's
+      // use ignored) rather than the target being missed.
+      const bool well_above = e_.over_target_.load(std::memory_order_relaxed) > static_cast<int64_t>(policy::hold_slack(target));
+      strict_ = above && (needed > last_ages_.total() - last_ages_.pages[0] || (last_fell_short_ && well_above));
     }
     double psi = platform::memory_pressure_avg10();
+    above_at_start_ = above;
+    e_.hold_.store(target_ != 0 && reachable_ && control::option(OptionId::target_hold) != 0,
+                   std::memory_order_relaxed);
     e_.pressure_.store(above || psi >= kPsiPressure, std::memory_order_relaxed);
     uint64_t idle = 0, total = 0;
     if (platform::machine_cpu_ticks(&idle, &total) && total > total_ticks_) {
@@ -171,6 +230,7 @@ class Reclaimer {
       idle_ticks_ = idle;
       total_ticks_ = total;
     }
+    cold_threshold_ = cold;
     e_.age_threshold_.store(threshold, std::memory_order_relaxed);
     return threshold;
   }
@@ -178,13 +238,29 @@ class Reclaimer {
   // Sleeps as long as TMC_CPU_BUDGET asks. Called between blocks and batches, never with a
   // lock held.
   void pace() {
+    refresh_over_target(false);
     if (control::option(OptionId::cold_age) == 0) return;  // "as fast as possible" (tests)
+    if (making_room()) {
+      // Faults are waiting for this work: it is the application's, as direct reclaim is in
+      // the kernel, not background work, and a pause here would stall the application. No
+      // debt is carried over either.
+      pacer_.reset(now_ns(), platform::thread_cpu_ns());
+      return;
+    }
     double share = static_cast<double>(control::option(OptionId::cpu_budget)) / 100.0;
     if (!e_.pressure_.load(std::memory_order_relaxed) && !machine_idle_) share *= kQuietBudgetShare;
-    uint64_t pause = pacer_.charge(now_ns(), platform::thread_cpu_ns(), share);
+    const uint64_t cpu = platform::thread_cpu_ns();
+    report_cpu(cpu);
+    uint64_t pause = pacer_.charge(now_ns(), cpu, share);
     if (pause == 0) return;
-    sleep_ns(pause);
-    e_.throttle_ns_.fetch_add(pause, std::memory_order_relaxed);
+    // In slices, to be back at once when faults start waiting for room.
+    uint64_t slept = 0;
+    while (slept < pause && !making_room()) {
+      uint64_t slice = pause - slept < kPaceSliceNs ? pause - slept : kPaceSliceNs;
+      sleep_ns(slice);
+      slept += slice;
+    }
+    e_.throttle_ns_.fetch_add(slept, std::memory_order_relaxed);
   }
 
   uint64_t scan_block(const heap::RegionView& v, uintptr_t block, uint32_t now, uint32_t threshold) {
@@ -212,7 +288,14 @@ class Reclaimer {
         uint32_t age = now - w.epoch();
         ages_.add(age >> w.heat());  // what the target sees: back-off makes a page younger
         if (w.heat() != 0) ++backoff_;
-        if (!policy::eligible(age, strict_ ? 0 : w.heat(), threshold)) continue;
+        if (!policy::eligible(age, w.heat(), cold_threshold_)) {
+          // Younger than the cold age: evicted for the target only, and only while RSS is
+          // still above it (the threshold's power-of-two buckets would overshoot). In
+          // strict mode the pages used in this very epoch go too: under a load that
+          // touches everything, they are all there is.
+          if (!evicting_for_target()) continue;
+          if (!policy::eligible(age, strict_ ? 0 : w.heat(), strict_ ? 0 : threshold)) continue;
+        }
       } else if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryPasses) {
         continue;  // without a cold age, an incompressible page would be retried every pass
       }
@@ -369,6 +452,7 @@ class Reclaimer {
   // Step 3.
   uint64_t commit(uint32_t staged, uint32_t now) {
     uint64_t done = 0;
+    int64_t freed = 0;  // bytes of RSS the batch gives back, for the target's hold
     bool ok = true;
     SpinLockGuard guard(e_.staging_lock_);
     for (uint32_t i = 0; i < staged && ok; ++i) {
@@ -382,6 +466,7 @@ class Reclaimer {
           s.entry->fill = s.encoded.fill_word;
           if (s.entry->cas(s.staged, PageWord::make(PageState::kSameFilled, now, 0, 0, s.staged.heat()))) {
             (s.encoded.fill_word == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_add(1, std::memory_order_relaxed);
+            freed += kPageSize;
             ++done;
           }
           break;
@@ -389,6 +474,7 @@ class Reclaimer {
           if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
                                                     s.encoded.with_dict ? heap::kFlagDict : 0, s.staged.heat()))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
+            freed += static_cast<int64_t>(kPageSize) - s.encoded.size;
             ++done;
           } else {
             e_.pool_.release(s.handle);
@@ -400,6 +486,7 @@ class Reclaimer {
       }
     }
     e_.evictions_.fetch_add(done, std::memory_order_relaxed);
+    e_.over_target_.fetch_sub(freed, std::memory_order_relaxed);
     // After a failure, slots still referenced by a Staged page must keep their bytes: the
     // fault thread serves those pages from them from now on (the ring is never emptied).
     first_slot_ += staged;
@@ -478,6 +565,13 @@ class Reclaimer {
   uint64_t idle_ticks_ = 0, total_ticks_ = 0;
   bool machine_idle_ = false;
   bool strict_ = false;  // RSS is above the target and only heated pages are left: ignore heat
+  uint64_t target_ = 0;         // the target in bytes this pass (0: none, or no cold age)
+  uint32_t cold_threshold_ = 0;  // the cold age in epochs (0: none, every page goes)
+  bool above_at_start_ = false;  // RSS was above the target when this pass began
+  bool reachable_ = true;       // the last strict pass evicted something
+  bool last_fell_short_ = false;  // the last pass began above the target and ended well above it
+  uint64_t rss_read_ns_ = 0;
+  uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_
   size_t max_blob_ = 0;
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
@@ -509,7 +603,6 @@ void* reclaimer_main(void* arg) {
   if (memory == nullptr) park();
   auto* reclaimer = new (memory) Reclaimer(e);
   if (!reclaimer->init()) park();  // init() said why
-  uint64_t cpu_reported = platform::thread_cpu_ns();
   uint32_t passes = 0;
   // With a cold age an epoch is a second of wall time, however long passes take (the CPU
   // budget may stretch them); without one it is a pass.
@@ -517,8 +610,9 @@ void* reclaimer_main(void* arg) {
   const uint64_t started = now_ns();
   while (!e.failed_.load(std::memory_order_relaxed)) {
     uint64_t evicted = reclaimer->pass();
-    uint32_t next = e.epoch_.load(std::memory_order_relaxed) + 1;
-    if (control::option(control::OptionId::cold_age) != 0) {
+    const bool cold_age = control::option(control::OptionId::cold_age) != 0;
+    uint32_t next = e.epoch_.load(std::memory_order_relaxed) + (cold_age ? 0 : 1);
+    if (cold_age) {
       uint32_t by_clock = first_epoch + static_cast<uint32_t>((now_ns() - started) / 1000000000ull);
       if (by_clock > next) next = by_clock;
     }
@@ -531,11 +625,13 @@ void* reclaimer_main(void* arg) {
       }
       pthread_mutex_unlock(&e.reclaim_lock_);
     }
-    uint64_t cpu = platform::thread_cpu_ns();
-    e.cpu_ns_.fetch_add(cpu - cpu_reported, std::memory_order_relaxed);
-    cpu_reported = cpu;
+    reclaimer->report_cpu(platform::thread_cpu_ns());
     // With a cold age, one pass per epoch (a second); with none, as fast as there is work.
-    if (control::option(control::OptionId::cold_age) != 0) sleep_ms(1000);
+    if (cold_age) {
+      // Until the next epoch, unless faults are waiting for room meanwhile (the fault thread
+      // starts holding them as soon as RSS grows past the target): then a pass at once.
+      for (int slept = 0; slept < 1000 && !reclaimer->making_room(); slept += 10) sleep_ms(10);
+    }
     else if (evicted == 0) sleep_ms(20);
   }
   park();

@@ -111,5 +111,21 @@ TEST(Pacer, OverLongRunsCpuStaysWithinTheShare) {
   EXPECT_GE(share, 0.25 * 0.95);
 }
 
+TEST(HoldFault, SlackIsTwoPercentOfTheTargetAndAtLeastOneMiB) {
+  EXPECT_EQ(hold_slack(1000ull << 20), 20ull << 20);
+  EXPECT_EQ(hold_slack(10ull << 20), 1ull << 20);
+  EXPECT_EQ(hold_slack(0), 1ull << 20);
+}
+
+TEST(HoldFault, HoldsOnlyAboveTheSlackAndForAtMostTheLimit) {
+  const uint64_t slack = 1 << 20, max_ns = 20'000'000;
+  EXPECT_FALSE(hold_fault(-(64 << 20), slack, 0, max_ns));  // below the target
+  EXPECT_FALSE(hold_fault(1 << 20, slack, 0, max_ns));      // within the slack
+  EXPECT_TRUE(hold_fault((1 << 20) + 1, slack, 0, max_ns));
+  EXPECT_TRUE(hold_fault(64 << 20, slack, max_ns - 1, max_ns));
+  EXPECT_FALSE(hold_fault(64 << 20, slack, max_ns, max_ns));  // waited long enough
+  EXPECT_FALSE(hold_fault(64 << 20, slack, 0, 0));             // TMC_TARGET_HOLD=0
+}
+
 }  // namespace
 }  // namespace tmc::policy
