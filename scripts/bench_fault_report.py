@@ -50,43 +50,59 @@ def main():
                "thread that sleeps in poll between faults) plus the codec's decompress of one page, "
                "measured in the same run. libtmc's fault thread keeps polling for TMC_FAULT_SPIN "
                "(default 50us) after a fault, so back-to-back faults find it awake; that is why it "
-               "can beat the bare round trip across CPUs.\n")
+               "can beat the bare round trip across CPUs. The goal is judged against the hot "
+               "decompress (the same few blobs over and over, in cache); `cold` is the same "
+               "decompress over the blobs of 256 MiB of pages visited once each in a shuffled "
+               "order, as cold as the blobs the fault thread reads from the pool, and the last "
+               "column is the ratio against that floor.\n")
     out.append("| codec | placement | libtmc fault p50 | p99 | bare round trip p50 | p99 | decompress | "
-               "p50 / (bare + decompress) | goal ≤ 1.3 |")
-    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+               "p50 / (bare + decompress) | goal ≤ 1.3 | cold decompress | p50 / (bare + cold) |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     evict_rows = []
     for codec, rows in sections:
         dec = find(rows, "decompress")
         dec_ns = dec["cpu_time"] if dec and "cpu_time" in dec else None
+        cold_dec = find(rows, "cold/decompress")
+        cold_dec_ns = cold_dec["cpu_time"] if cold_dec and "cpu_time" in cold_dec else None
         for p, pname in enumerate(["any", "same", "cross"]):
             t = find(rows, f"fault/tmc/placement:{p}/")
             b = find(rows, f"fault/bare/placement:{p}/")
             if not t or "error" in t or not b or "error" in b or dec_ns is None:
                 why = (t or {}).get("error") or (b or {}).get("error") or "missing"
-                out.append(f"| {codec} | {pname} | {why} | | | | | | |")
+                out.append(f"| {codec} | {pname} | {why} | | | | | | | | |")
                 continue
             floor = b["p50_ns"] + dec_ns
             ratio = t["p50_ns"] / floor
+            cold = (f"{cold_dec_ns/1000:.2f} µs | {t['p50_ns'] / (b['p50_ns'] + cold_dec_ns):.2f}"
+                    if cold_dec_ns is not None else "missing | ")
             out.append(f"| {codec} | {pname} | {t['p50_ns']/1000:.1f} µs | {t['p99_ns']/1000:.1f} µs | "
                        f"{b['p50_ns']/1000:.1f} µs | {b['p99_ns']/1000:.1f} µs | {dec_ns/1000:.2f} µs | "
-                       f"{ratio:.2f} | {'met' if ratio <= 1.3 else 'NOT met'} |")
+                       f"{ratio:.2f} | {'met' if ratio <= 1.3 else 'NOT met'} | {cold} |")
         comp = find(rows, "compress")
+        cold_comp = find(rows, "cold/compress")
         ev = find(rows, "evict")
         if comp and "cpu_time" in comp and ev and "error" not in ev:
             raw = 1e9 / comp["cpu_time"]
             got = ev["pages_per_cpu_s"]
+            cold = (f"{cold_comp['cpu_time']/1000:.2f} µs | {got * cold_comp['cpu_time'] / 1e9:.2f}"
+                    if cold_comp and "cpu_time" in cold_comp else "missing | ")
             evict_rows.append(f"| {codec} | {comp['cpu_time']/1000:.2f} µs | {raw/1000:.0f}k | "
                               f"{ev['cpu_ns_per_page']/1000:.2f} µs | {got/1000:.0f}k | {got/raw:.2f} | "
-                              f"{'met' if got / raw >= 0.7 else 'NOT met'} |")
+                              f"{'met' if got / raw >= 0.7 else 'NOT met'} | {cold} |")
         else:
-            evict_rows.append(f"| {codec} | {(ev or {}).get('error', 'missing')} | | | | | |")
+            evict_rows.append(f"| {codec} | {(ev or {}).get('error', 'missing')} | | | | | | | |")
     out.append("\nEviction: libtmc's background CPU while it evicts a freshly written 64 MiB buffer "
                "(pagemap scan, one UFFDIO_MOVE per run of contiguous pages, same-filled check, "
                "compress, pool store, staging ring emptied when it wraps), per evicted page, against the codec's own compress of the same kind of "
-               "pages (with the same 25% minimum saving).\n")
+               "pages (with the same 25% minimum saving). The goal is judged against the hot "
+               "compress (256 pages that stay in cache); `cold` is the codec's compress of 256 MiB "
+               "of such pages visited once each in a shuffled order, as cold as the pages the "
+               "reclaimer reads, and the last column is the ratio against it. What the engine "
+               "adds beyond that is mostly the pool's fresh pages: the kernel allocates and zeroes "
+               "each page a growing pool takes (MADV_POPULATE_WRITE, about 1.5 µs a page here).\n")
     out.append("| codec | raw compress / page | raw pages/s | eviction CPU / page | evicted pages per CPU-s | "
-               "ratio | goal ≥ 0.70 |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+               "ratio | goal ≥ 0.70 | cold compress / page | ratio vs cold |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     out.extend(evict_rows)
     out.append("\nSequential scan: one byte of every page of an evicted 32 MiB buffer read in order "
                "(fault-around brings up to 8 pages back after two sequential faults).\n")

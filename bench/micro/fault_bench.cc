@@ -8,6 +8,8 @@
 //                      served by this benchmark's own thread with UFFDIO_COPY of a ready page
 //   decompress         the codec's decompress of the same kind of pages (PageCodec)
 //   compress           the codec's compress of the pages evict uses, with the 25% limit
+//   cold/compress, cold/decompress   the same on 256 MiB of pages and their blobs, each
+//                      visited once in a shuffled order: as cold as the engine's data
 //   evict              the reclaimer's CPU per page while it evicts a freshly written buffer
 //                      of pages that all compress (pagemap scan, UFFDIO_MOVE, compress,
 //                      pool store, emptying the staging slots)
@@ -440,6 +442,80 @@ void BM_Compress(benchmark::State& state) {
   state.SetLabel(std::string(codec.name()) + (dict != nullptr ? "+dict" : ""));
 }
 BENCHMARK(BM_Compress)->Name("compress");
+
+// The same codec work on data as cold as the engine's: the reclaimer compresses pages the
+// application wrote long ago, the fault thread decompresses blobs the reclaimer wrote long
+// ago. Here 256 MiB of pages (mapped directly, outside the heap libtmc manages, so none is
+// evicted) visited once each in a shuffled order. Not the goals' floors, which are the hot
+// figures above: these show how much of the engine's cost over them is the data's coldness.
+constexpr size_t kColdPages = 65536;
+
+struct ColdSet {
+  char* pages = nullptr;
+  char* blobs = nullptr;  // packed one after another, as in the pool
+  std::vector<uint32_t> offset, size, order;
+};
+
+const ColdSet* cold_set(tmc::codec::PageCodec& codec, const tmc::codec::Dictionary* dict) {
+  static ColdSet c;
+  if (c.pages != nullptr) return &c;
+  void* p = mmap(nullptr, 2 * kColdPages * kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  c.pages = static_cast<char*>(p);
+  c.blobs = c.pages + kColdPages * kPageSize;
+  fill_realistic(c.pages, kColdPages, 50000, 3);
+  std::vector<char> out(2 * kPageSize);
+  uint32_t at = 0;
+  for (size_t i = 0; i < kColdPages; ++i) {
+    tmc::codec::Encoded e = codec.encode(c.pages + i * kPageSize, out.data(), out.size(), kMaxBlob, dict);
+    if (e.kind != tmc::codec::Encoded::Kind::kCompressed) continue;
+    memcpy(c.blobs + at, out.data(), e.size);
+    c.offset.push_back(at);
+    c.size.push_back(e.size);
+    at += e.size;
+  }
+  c.order.resize(kColdPages);
+  for (uint32_t i = 0; i < kColdPages; ++i) c.order[i] = i;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = kColdPages - 1; i > 0; --i) {  // Fisher-Yates with xorshift
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::swap(c.order[i], c.order[x % (i + 1)]);
+  }
+  return &c;
+}
+
+void BM_CompressCold(benchmark::State& state) {
+  tmc::codec::PageCodec codec;
+  if (!init_env_codec(codec, state)) return;
+  const tmc::codec::Dictionary* dict = env_dictionary(codec);
+  const ColdSet* c = cold_set(codec, dict);
+  if (c == nullptr) return state.SkipWithError("mmap of the cold set failed");
+  std::vector<char> out(2 * kPageSize);
+  size_t i = 0;
+  for (auto _ : state) {
+    const char* page = c->pages + size_t{c->order[i++ % kColdPages]} * kPageSize;
+    benchmark::DoNotOptimize(codec.encode(page, out.data(), out.size(), kMaxBlob, dict));
+  }
+  state.SetLabel(std::string(codec.name()) + (dict != nullptr ? "+dict" : ""));
+}
+BENCHMARK(BM_CompressCold)->Name("cold/compress")->Iterations(kColdPages);
+
+void BM_DecompressCold(benchmark::State& state) {
+  tmc::codec::PageCodec codec;
+  if (!init_env_codec(codec, state)) return;
+  const tmc::codec::Dictionary* dict = env_dictionary(codec);
+  const ColdSet* c = cold_set(codec, dict);
+  if (c == nullptr) return state.SkipWithError("mmap of the cold set failed");
+  const size_t n = c->offset.size();
+  std::vector<char> page(kPageSize);
+  size_t i = 0;
+  for (auto _ : state) {
+    size_t k = c->order[i++ % kColdPages] % n;
+    benchmark::DoNotOptimize(codec.decode(c->blobs + c->offset[k], c->size[k], page.data(), dict));
+  }
+  state.SetLabel(std::string(codec.name()) + (dict != nullptr ? "+dict" : ""));
+}
+BENCHMARK(BM_DecompressCold)->Name("cold/decompress")->Iterations(kColdPages);
 
 }  // namespace
 
