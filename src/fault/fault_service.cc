@@ -142,7 +142,8 @@ class FaultService {
   // the access could have had anyway.
   bool should_hold() const {
     if (held_count_ != 0) return true;  // behind the ones already waiting
-    return e_.hold_.load(std::memory_order_relaxed) &&
+    // After an internal error the reclaimer makes no more room.
+    return e_.hold_.load(std::memory_order_relaxed) && !e_.failed_.load(std::memory_order_relaxed) &&
            policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed),
                               policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed)), 0, hold_max_ns_);
   }
@@ -162,7 +163,7 @@ class FaultService {
   bool release_held() {
     if (held_count_ == 0) return false;
     const uint64_t slack = policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed));
-    const bool on = e_.hold_.load(std::memory_order_relaxed);
+    const bool on = e_.hold_.load(std::memory_order_relaxed) && !e_.failed_.load(std::memory_order_relaxed);
     bool any = false;
     while (held_count_ != 0) {
       Held& h = held_[held_first_];

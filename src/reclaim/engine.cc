@@ -260,6 +260,10 @@ void Engine::postfork_child() {
   fork_gate_.store(false, std::memory_order_relaxed);
   child_serve_fd_.store(-1, std::memory_order_relaxed);
   stop_child_serve_.store(false, std::memory_order_relaxed);
+  // The parent's view of its RSS against the target: the child's reclaimer, once it runs,
+  // decides for the child. Until then no fault of the child is held.
+  hold_.store(false, std::memory_order_relaxed);
+  faults_held_.store(0, std::memory_order_relaxed);
   pthread_mutex_init(&reclaim_lock_, nullptr);
   pthread_mutex_init(&g_fork_lock, nullptr);
   int parent_end = fork_socket_.exchange(-1);
