@@ -168,6 +168,10 @@ class Reclaimer {
     } else if (evicted != 0) {
       reachable_ = true;
     }
+    publish_hold();
+  }
+
+  void publish_hold() {
     e_.hold_.store(target_ != 0 && reachable_ && control::option(OptionId::target_hold) != 0,
                    std::memory_order_relaxed);
   }
@@ -180,13 +184,16 @@ class Reclaimer {
   }
 
   // Sets Engine::over_target_ from VmRSS, at most every kRssRefreshNs.
-  void refresh_over_target(bool now) {
+  void refresh_over_target() {
     if (target_ == 0) return;
     uint64_t t = now_ns();
-    if (!now && t - rss_read_ns_ < kRssRefreshNs) return;
+    if (t - rss_read_ns_ < kRssRefreshNs) return;
     rss_read_ns_ = t;
-    e_.over_target_.store(static_cast<int64_t>(platform::process_rss_bytes()) - static_cast<int64_t>(target_),
-                          std::memory_order_relaxed);
+    set_over_target(platform::process_rss_bytes());
+  }
+
+  void set_over_target(uint64_t rss) {
+    e_.over_target_.store(static_cast<int64_t>(rss) - static_cast<int64_t>(target_), std::memory_order_relaxed);
   }
 
   // The pass's age threshold: the cold age, lowered to what the RSS target needs given the
@@ -202,9 +209,10 @@ class Reclaimer {
     bool above = false;
     strict_ = false;
     target_ = target != 0 && cold != 0 ? target : 0;
-    refresh_over_target(true);
-    if (target != 0 && cold != 0) {
+    if (target_ != 0) {
       uint64_t rss = platform::process_rss_bytes();
+      set_over_target(rss);
+      rss_read_ns_ = now_ns();
       uint64_t pool = e_.pool_.pool_bytes();
       uint64_t pages = e_.compressed_pages_.load(std::memory_order_relaxed);
       double ratio = pool != 0 ? static_cast<double>(pages * kPageSize) / static_cast<double>(pool) : 2.0;
@@ -216,13 +224,12 @@ class Reclaimer {
       // are all that is left to evict, or the last pass, which respected heat, ended still
       // well above the target, every resident page is a candidate (heat and this epoch's
       // use ignored) rather than the target being missed.
-      const bool well_above = e_.over_target_.load(std::memory_order_relaxed) > static_cast<int64_t>(policy::hold_slack(target));
+      const bool well_above = rss > target + policy::hold_slack(target);
       strict_ = above && (needed > last_ages_.total() - last_ages_.pages[0] || (last_fell_short_ && well_above));
     }
     double psi = platform::memory_pressure_avg10();
     above_at_start_ = above;
-    e_.hold_.store(target_ != 0 && reachable_ && control::option(OptionId::target_hold) != 0,
-                   std::memory_order_relaxed);
+    publish_hold();
     e_.pressure_.store(above || psi >= kPsiPressure, std::memory_order_relaxed);
     uint64_t idle = 0, total = 0;
     if (platform::machine_cpu_ticks(&idle, &total) && total > total_ticks_) {
@@ -238,19 +245,19 @@ class Reclaimer {
   // Sleeps as long as TMC_CPU_BUDGET asks. Called between blocks and batches, never with a
   // lock held.
   void pace() {
-    refresh_over_target(false);
+    refresh_over_target();
     if (control::option(OptionId::cold_age) == 0) return;  // "as fast as possible" (tests)
+    const uint64_t cpu = platform::thread_cpu_ns();
+    report_cpu(cpu);
     if (making_room()) {
       // Faults are waiting for this work: it is the application's, as direct reclaim is in
       // the kernel, not background work, and a pause here would stall the application. No
       // debt is carried over either.
-      pacer_.reset(now_ns(), platform::thread_cpu_ns());
+      pacer_.reset(now_ns(), cpu);
       return;
     }
     double share = static_cast<double>(control::option(OptionId::cpu_budget)) / 100.0;
     if (!e_.pressure_.load(std::memory_order_relaxed) && !machine_idle_) share *= kQuietBudgetShare;
-    const uint64_t cpu = platform::thread_cpu_ns();
-    report_cpu(cpu);
     uint64_t pause = pacer_.charge(now_ns(), cpu, share);
     if (pause == 0) return;
     // In slices, to be back at once when faults start waiting for room.
@@ -564,7 +571,9 @@ class Reclaimer {
   policy::Pacer pacer_;
   uint64_t idle_ticks_ = 0, total_ticks_ = 0;
   bool machine_idle_ = false;
-  bool strict_ = false;  // RSS is above the target and only heated pages are left: ignore heat
+  // RSS is above the target and only heated pages are left, or the last pass fell short:
+  // every resident page is a candidate (heat and this epoch's use ignored).
+  bool strict_ = false;
   uint64_t target_ = 0;         // the target in bytes this pass (0: none, or no cold age)
   uint32_t cold_threshold_ = 0;  // the cold age in epochs (0: none, every page goes)
   bool above_at_start_ = false;  // RSS was above the target when this pass began
