@@ -156,6 +156,7 @@ class FaultService {
     held_[(held_first_ + held_count_) % kMaxDeferred] = {msg, now_ns()};
     ++held_count_;
     e_.faults_held_.store(held_count_, std::memory_order_relaxed);
+    if (held_count_ == 1) e_.room_wanted_.notify();  // the reclaimer may be pausing
     e_.held_faults_.fetch_add(1, std::memory_order_relaxed);
   }
 

@@ -264,6 +264,7 @@ void Engine::postfork_child() {
   // decides for the child. Until then no fault of the child is held.
   hold_.store(false, std::memory_order_relaxed);
   faults_held_.store(0, std::memory_order_relaxed);
+  room_wanted_.reset_after_fork();
   pthread_mutex_init(&reclaim_lock_, nullptr);
   pthread_mutex_init(&g_fork_lock, nullptr);
   int parent_end = fork_socket_.exchange(-1);

@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "base/spin_lock.h"
+#include "base/wakeup.h"
 #include "codec/codec.h"
 #include "codec/dictionary.h"
 #include "heap/regions.h"
@@ -84,6 +85,9 @@ class Engine {
   std::atomic<int64_t> over_target_{0};
   std::atomic<bool> hold_{false};
   std::atomic<uint32_t> faults_held_{0};  // faults waiting now (the fault thread's count)
+  // Rung by the fault thread when it starts holding faults: the reclaimer's pauses and its
+  // wait for the next epoch end at once.
+  base::Wakeup room_wanted_;
   std::atomic<bool> pressure_{false};
   std::atomic<bool> running_{false};
   std::atomic<bool> failed_{false};  // an internal error stopped eviction (fail open)

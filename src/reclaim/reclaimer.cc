@@ -68,18 +68,11 @@ constexpr double kIdleMachineShare = 0.5;
 constexpr double kPsiPressure = 1.0;
 // How often VmRSS is read while a target is set, to correct Engine::over_target_.
 constexpr uint64_t kRssRefreshNs = 50'000'000;
-// The reclaimer's pauses are cut into slices this long, to see held faults soon.
-constexpr uint64_t kPaceSliceNs = 1'000'000;
 
 uint64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-void sleep_ns(uint64_t ns) {
-  timespec ts{static_cast<time_t>(ns / 1000000000ull), static_cast<long>(ns % 1000000000ull)};
-  nanosleep(&ts, nullptr);
 }
 
 struct Slot {
@@ -151,7 +144,17 @@ class Reclaimer {
 
   // True while the fault thread holds faults for room: the reclaimer then neither paces
   // itself nor waits for the next epoch.
-  bool making_room() const { return e_.faults_held_.load(std::memory_order_relaxed) != 0; }
+  bool making_room() const { return e_.faults_held_.load(std::memory_order_seq_cst) != 0; }
+
+  // Sleeps for ns, or until the fault thread starts holding faults (Engine::room_wanted_).
+  void pause_unless_room_wanted(uint64_t ns) {
+    const uint64_t deadline = now_ns() + ns;
+    for (uint64_t t = now_ns(); t < deadline; t = now_ns()) {
+      uint32_t ticket = e_.room_wanted_.ticket();
+      if (making_room()) return;
+      e_.room_wanted_.wait(ticket, deadline - t);
+    }
+  }
 
  private:
   // Whether faults should wait while RSS is above the target: not when a whole pass above
@@ -260,14 +263,9 @@ class Reclaimer {
     if (!e_.pressure_.load(std::memory_order_relaxed) && !machine_idle_) share *= kQuietBudgetShare;
     uint64_t pause = pacer_.charge(now_ns(), cpu, share);
     if (pause == 0) return;
-    // In slices, to be back at once when faults start waiting for room.
-    uint64_t slept = 0;
-    while (slept < pause && !making_room()) {
-      uint64_t slice = pause - slept < kPaceSliceNs ? pause - slept : kPaceSliceNs;
-      sleep_ns(slice);
-      slept += slice;
-    }
-    e_.throttle_ns_.fetch_add(slept, std::memory_order_relaxed);
+    const uint64_t start = now_ns();
+    pause_unless_room_wanted(pause);
+    e_.throttle_ns_.fetch_add(now_ns() - start, std::memory_order_relaxed);
   }
 
   uint64_t scan_block(const heap::RegionView& v, uintptr_t block, uint32_t now, uint32_t threshold) {
@@ -639,7 +637,7 @@ void* reclaimer_main(void* arg) {
     if (cold_age) {
       // Until the next epoch, unless faults are waiting for room meanwhile (the fault thread
       // starts holding them as soon as RSS grows past the target): then a pass at once.
-      for (int slept = 0; slept < 1000 && !reclaimer->making_room(); slept += 10) sleep_ms(10);
+      reclaimer->pause_unless_room_wanted(1'000'000'000);
     }
     else if (evicted == 0) sleep_ms(20);
   }
