@@ -582,7 +582,9 @@ class Reclaimer {
   size_t max_blob_ = 0;
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
-  uint32_t first_slot_ = 0;  // the ring's next free slot
+  // The ring's next free slot. It starts full, so the first batch empties the ring: a forked
+  // child's ring holds its parent's slots, where no page could be moved (EEXIST).
+  uint32_t first_slot_ = Engine::kStagingSlots;
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
   static constexpr uint64_t kDictSampleStride = 16;
   uint64_t dict_samples_seen_ = 0;

@@ -8,7 +8,8 @@
 //  - once the parent's new contents are evicted again, a second child verifies them (a
 //    fork after a fork still works) while the parent reads them too;
 //  - 16 forks in a row, each child reading back a 1 MiB buffer that was evicted at fork
-//    time (each fork hands the child its own userfaultfd; a lost hand-over reads zeros).
+//    time (each fork hands the child its own userfaultfd; a lost hand-over reads zeros);
+//  - a child that lives on evicts data it writes itself, and reads it back exactly.
 // A child that hangs (a fault nobody serves) is killed after a timeout and reported with
 // the kernel function it was blocked in. Run with TMC_COLD_AGE=0.
 #include <signal.h>
@@ -311,6 +312,44 @@ int main() {
     printf("%d of 16 forks good, %d of them with the buffer evicted at fork time\n", forks_ok, evicted_forks);
     REQUIRE(evicted_forks > 0, "the buffer was never evicted at fork time");
     free(small);
+  }
+
+  tmc_test_step("a child that lives on compresses its own new data (its reclaimer takes over)");
+  {
+    // Three rounds of 16 MiB written and left to be evicted: far more than the staging
+    // ring holds, so the child's reclaimer must keep evicting, not only its first batches.
+    constexpr size_t kChildPages = 4096;
+    constexpr int kRounds = 3;
+    pid_t pid = fork();
+    REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+      void* mem = nullptr;
+      if (posix_memalign(&mem, kPage, kChildPages * kPage) != 0) _exit(2);
+      char* data = static_cast<char*>(mem);
+      tmc_stats before = ct::stats();
+      int code = 0;
+      for (int round = 0; round < kRounds && code == 0; ++round) {
+        for (size_t i = 0; i < kChildPages; ++i) ct::fill_text(data + i * kPage, kPage, 900000 + round * kChildPages + i);
+        long present = ct::wait_evicted(data, kChildPages * kPage, kChildPages / 10, 20);
+        char want[kPage];
+        size_t bad = 0;
+        for (size_t i = 0; i < kChildPages; ++i) {
+          ct::fill_text(want, kPage, 900000 + round * kChildPages + i);
+          bad += memcmp(data + i * kPage, want, kPage) != 0;
+        }
+        tmc_stats now = ct::stats();
+        fprintf(stderr, "child, round %d: %ld of %zu pages still resident after waiting, %zu pages wrong; %llu "
+                "evictions in the child so far\n", round + 1, present, kChildPages, bad,
+                (unsigned long long)(now.evictions - before.evictions));
+        if (bad != 0) code = 1;
+        else if (present < 0 || present > static_cast<long>(kChildPages / 10)) code = 3;
+      }
+      _exit(code);
+    }
+    int st = wait_child(pid, 90, "the long-lived child");
+    CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 1, "the long-lived child read its own data back wrong");
+    CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 3, "the long-lived child's new data was not evicted in 20 s");
+    CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the long-lived child failed (status 0x%x)", st);
   }
 
   ct::print_stats("compress_fork", ct::stats());

@@ -125,7 +125,15 @@ inline long present_pages(const void* p, size_t n) {
   uintptr_t a = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
   uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(kPage - 1);
   if (e <= a) return 0;
-  static int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  // Opened once per process: a forked child must not read its parent's page tables
+  // through a descriptor the parent opened.
+  static int fd = -1;
+  static pid_t owner = 0;
+  if (owner != getpid()) {
+    if (fd >= 0) close(fd);
+    fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    owner = getpid();
+  }
   if (fd < 0) return -1;
   long present = 0;
   uint64_t buf[512];
