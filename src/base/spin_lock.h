@@ -1,6 +1,6 @@
 // A small test-and-test-and-set lock for libtmc's rare slow paths (region growth, thread
 // registration). It never allocates and can be used before libc is initialised; code
-// that may wait long uses a futex-based primitive instead (none yet).
+// that may wait long uses a futex instead (base/wakeup.h).
 #pragma once
 
 #include <sched.h>

@@ -109,6 +109,11 @@ int Uffd::register_missing(void* addr, size_t len) {
   return ioctl_errno(fd_, UFFDIO_REGISTER, &r);
 }
 
+int Uffd::register_write_protect(void* addr, size_t len) {
+  uffdio_register r{{reinterpret_cast<uint64_t>(addr), len}, UFFDIO_REGISTER_MODE_WP, 0};
+  return ioctl_errno(fd_, UFFDIO_REGISTER, &r);
+}
+
 int Uffd::unregister(void* addr, size_t len) {
   uffdio_range r{reinterpret_cast<uint64_t>(addr), len};
   return ioctl_errno(fd_, UFFDIO_UNREGISTER, &r);

@@ -42,6 +42,9 @@ class Uffd {
   UffdFeatures features() const { return features_; }
 
   int register_missing(void* addr, size_t len);
+  // Write-protect mode only: nothing in the range traps (a missing page faults in as usual,
+  // and no page is write-protected unless asked), but the range takes UFFDIO_MOVE.
+  int register_write_protect(void* addr, size_t len);
   int unregister(void* addr, size_t len);
   // Moves [src, src+len) to dst (both in ranges registered with this descriptor). *moved
   // gets the bytes moved even on error. EBUSY: a page is shared (fork, KSM) or pinned;

@@ -22,6 +22,7 @@ constexpr uint32_t kTableStep = 4096;  // handle entries committed at a time (64
 constexpr uint32_t kFreeBit = 0x80000000u;
 constexpr uint32_t kNoSlot = 0xffff;
 constexpr uint8_t kNoList = 0xff;
+constexpr uint8_t kNotAsked = 0, kAdopted = 1, kRefused = 2;  // Chunk::adoption
 
 static_assert(Pool::kMaxHandles < kFreeBit, "handles and free-slot links share a word");
 
@@ -58,6 +59,8 @@ struct Pool::Chunk {
   uint32_t used_pages;
   uint32_t dirty_pages;
   uint32_t no_run_from;  // a search for a run this long failed since the last free
+  // Whether a PageSource may fill it: kNotAsked, or its answer to adopt().
+  std::atomic<uint8_t> adoption;
   uint64_t used[kChunkPages / 64];
   uint64_t dirty[kChunkPages / 64];
 
@@ -344,7 +347,25 @@ void populate(void* p, size_t bytes) {
 }
 }  // namespace
 
-Pool::Span* Pool::new_span(uint32_t cls) {
+// Makes a new span's pages present: from the source as far as it goes, the rest faulted in.
+// (Pages of the span that were dirty are present already; the source counts them.)
+void Pool::fill_span(Span* s, uint32_t pages, PageSource* fresh) {
+  size_t filled = 0;
+  if (fresh != nullptr) {
+    Chunk* c = s->chunk;
+    uint8_t a = c->adoption.load(std::memory_order_acquire);
+    if (a == kNotAsked) {
+      // Two threads may both ask: adopting twice is harmless, and both store one answer.
+      a = fresh->adopt(c->base, kChunkBytes) ? kAdopted : kRefused;
+      c->adoption.store(a, std::memory_order_release);
+    }
+    if (a == kAdopted) filled = fresh->fill(s->base, pages);
+    if (filled > pages) filled = pages;
+  }
+  if (filled < pages) populate(s->base + filled * kPageSize, (pages - filled) * kPageSize);
+}
+
+Pool::Span* Pool::new_span(uint32_t cls, PageSource* fresh) {
   const ClassInfo& ci = class_info(cls);
   uint64_t bytes = uint64_t{ci.span_pages} * kPageSize;
   if (!reserve_span_bytes(bytes)) {
@@ -376,7 +397,7 @@ Pool::Span* Pool::new_span(uint32_t cls) {
       return nullptr;
     }
   }
-  if (fresh_pages) populate(s->base, bytes);
+  if (fresh_pages) fill_span(s, ci.span_pages, fresh);
   s->prev = s->next = nullptr;
   s->cls = static_cast<uint8_t>(cls);
   s->list = kNoList;
@@ -452,7 +473,7 @@ void Pool::push_slot(Span* s, uint32_t slot) {
 
 // ---- the interface ---------------------------------------------------------------------
 
-Handle Pool::store(const void* data, uint32_t size) {
+Handle Pool::store(const void* data, uint32_t size, PageSource* fresh) {
   if (TMC_UNLIKELY(data == nullptr || size < kMinBlob || size > kMaxBlob)) return kNoHandle;
   if (TMC_UNLIKELY(dirty_bytes_.load(std::memory_order_relaxed) > dirty_allowance())) purge();
   Handle h = alloc_handle();
@@ -462,7 +483,7 @@ Handle Pool::store(const void* data, uint32_t size) {
   {
     SpinLockGuard guard(cs.lock);
     Span* s = fullest_span(cs);
-    if (s == nullptr) s = new_span(cls);
+    if (s == nullptr) s = new_span(cls, fresh);
     if (s != nullptr) {
       uint32_t slot = pop_slot(s, h);
       // Copied under the lock: compact() may otherwise move the slot before it is filled.
@@ -613,6 +634,7 @@ void Pool::reset_after_fork() {
   for (ClassState& cs : classes_) cs.lock.reset_after_fork();
   chunk_lock_.reset_after_fork();
   handle_lock_.reset_after_fork();
+  for (Chunk* c = chunks_; c != nullptr; c = c->next) c->adoption.store(kNotAsked, std::memory_order_relaxed);
 }
 
 // ---- validation ------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 //    each class carves spans of 1..16 contiguous pages into equal slots;
 //  - spans are cut from 2 MiB chunks mapped from the kernel, so the pool's address space
 //    stays a few large VMAs. A new span's pages are faulted in with one system call
-//    (MADV_POPULATE_WRITE). A span that empties leaves dirty pages (free, still resident)
+//    (MADV_POPULATE_WRITE), or taken over from a PageSource: pages the caller is done with,
+//    moved into place, which spares the kernel allocating and zeroing new ones. A span that empties leaves dirty pages (free, still resident)
 //    that the next span of any class reuses without faults; purging drops them in batches
 //    with MADV_DONTNEED, and unmaps chunks left with nothing (one is kept, holding no
 //    memory). Purging happens in store() once dirty pages exceed max(1 MiB, 1/64 of the
@@ -53,6 +54,22 @@ struct ClassStats {
   uint64_t span_bytes;  // spans * span_pages * 4096
 };
 
+// Pages for new spans, instead of the kernel's fresh zeroed ones (the reclaimer's: staging
+// slots whose pages are compressed, reclaim/page_recycler.h). A slot is always written
+// before it is read, so what the pages held does not matter.
+class PageSource {
+ public:
+  // Once per chunk of address space, before fill() is asked for pages in it; false: it
+  // never will be.
+  virtual bool adopt(void* chunk, size_t bytes) = 0;
+  // Makes pages present from dst on (up to `pages`) and returns how many leading ones now
+  // are; the pool faults in the rest. A page already present counts.
+  virtual size_t fill(void* dst, size_t pages) = 0;
+
+ protected:
+  ~PageSource() = default;
+};
+
 class Pool {
  public:
   // The largest number of handles alive at once (2^27: 512 GiB of evicted pages). The
@@ -68,8 +85,9 @@ class Pool {
 
   // Copies size bytes (1..kMaxBlob) into the pool and returns a handle whose reference
   // count is 1, or kNoHandle if memory runs out, the limit would be exceeded or the
-  // arguments are invalid.
-  Handle store(const void* data, uint32_t size);
+  // arguments are invalid. A new span's pages come from `fresh` first, if given (it is
+  // called under a class lock, on this thread).
+  Handle store(const void* data, uint32_t size, PageSource* fresh = nullptr);
 
   // The blob's bytes and size, or nullptr for a handle that is not live. The pointer is
   // valid until the handle is released for the last time or compact() runs.
@@ -113,7 +131,8 @@ class Pool {
   // uses the pool.
   bool is_valid() const;
 
-  // In a forked child (single-threaded): frees locks held by threads that did not survive.
+  // In a forked child (single-threaded): frees locks held by threads that did not survive,
+  // and forgets which chunks a PageSource adopted (its hold on them was the parent's).
   void reset_after_fork();
 
  private:
@@ -145,7 +164,8 @@ class Pool {
 
   // Spans and slots (with the class lock held, except free_span).
   static Span* fullest_span(ClassState& cs);  // one with a free slot, or nullptr
-  Span* new_span(uint32_t cls);
+  Span* new_span(uint32_t cls, PageSource* fresh);
+  void fill_span(Span* s, uint32_t pages, PageSource* fresh);
   void free_span(Span* s);  // without the class lock: gives the pages back
   static void relink(ClassState& cs, Span* s);
   static void unlink(ClassState& cs, Span* s);

@@ -265,6 +265,7 @@ void Engine::postfork_child() {
   hold_.store(false, std::memory_order_relaxed);
   faults_held_.store(0, std::memory_order_relaxed);
   room_wanted_.reset_after_fork();
+  recycler_.close_after_fork();
   pthread_mutex_init(&reclaim_lock_, nullptr);
   pthread_mutex_init(&g_fork_lock, nullptr);
   int parent_end = fork_socket_.exchange(-1);
@@ -302,6 +303,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->orig_bytes = out->compressed_pages * heap::kPageSize;
   out->compr_bytes = pool_.compr_bytes();
   out->pool_bytes = pool_.pool_bytes();
+  out->pool_recycled_pages = recycler_.recycled();
   out->zero_pages = zero_pages_.load(std::memory_order_relaxed);
   out->same_pages = same_pages_.load(std::memory_order_relaxed);
   out->evictions = evictions_.load(std::memory_order_relaxed);

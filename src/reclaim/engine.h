@@ -28,6 +28,7 @@
 #include "heap/regions.h"
 #include "platform/uffd.h"
 #include "pool/pool.h"
+#include "reclaim/page_recycler.h"
 #include "tmc/tmc.h"
 
 namespace tmc::reclaim {
@@ -69,6 +70,7 @@ class Engine {
   platform::Uffd uffd_;
   pool::Pool pool_;
   char* staging_ = nullptr;  // kStagingSlots registered pages owned by the reclaimer
+  PageRecycler recycler_;    // the reclaimer's: staging pages into the pool's new spans
   // A page's age is measured in epochs: seconds since the engine started (plus one) when a
   // cold age is set, reclaimer passes without one. Only the reclaimer advances it.
   std::atomic<uint32_t> epoch_{1};

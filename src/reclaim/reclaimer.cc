@@ -99,6 +99,10 @@ class Reclaimer {
       log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(err)).str("); nothing will be compressed").flush();
       return false;
     }
+    // Recycling staged pages into the pool is an optimisation: without it (a kernel that
+    // refuses the descriptor) the pool takes fresh pages.
+    e_.recycler_.open();
+    e_.recycler_.restart(e_.staging_);
     cpu_reported_ = platform::thread_cpu_ns();
     pacer_.reset(now_ns(), cpu_reported_);
     platform::machine_cpu_ticks(&idle_ticks_, &total_ticks_);
@@ -337,6 +341,7 @@ class Reclaimer {
     if (!e_.failed_.load() && ensure_registered(v, block) && make_room()) {
       locked_block_ = false;
       uint32_t staged = move_out(now);
+      e_.recycler_.offer_up_to(e_.staging_ + size_t{first_slot_} * kPageSize);  // the batches before this one
       encode(staged);
       done = commit(staged, now);
       if (locked_block_) {
@@ -425,7 +430,7 @@ class Reclaimer {
       if (dict == nullptr && s.entry != nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
         dict = sample_for_dictionary(page);
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
-        s.handle = e_.pool_.store(blob_, s.encoded.size);
+        s.handle = e_.pool_.store(blob_, s.encoded.size, e_.recycler_.is_open() ? &e_.recycler_ : nullptr);
         if (s.handle == 0) {  // the pool is at TMC_POOL_MAX, or out of memory: keep the page
           s.encoded.kind = codec::Encoded::Kind::kIncompressible;
           if (e_.pool_.limit() != 0) e_.pool_full_.fetch_add(1, std::memory_order_relaxed);
@@ -556,6 +561,7 @@ class Reclaimer {
       return false;
     }
     first_slot_ = 0;
+    e_.recycler_.restart(e_.staging_);
     return true;
   }
 

@@ -339,8 +339,9 @@ int main() {
         }
         tmc_stats now = ct::stats();
         fprintf(stderr, "child, round %d: %ld of %zu pages still resident after waiting, %zu pages wrong; %llu "
-                "evictions in the child so far\n", round + 1, present, kChildPages, bad,
-                (unsigned long long)(now.evictions - before.evictions));
+                "evictions and %llu pool pages recycled in the child so far\n", round + 1, present, kChildPages, bad,
+                (unsigned long long)(now.evictions - before.evictions),
+                (unsigned long long)(now.pool_recycled_pages - before.pool_recycled_pages));
         if (bad != 0) code = 1;
         else if (present < 0 || present > static_cast<long>(kChildPages / 10)) code = 3;
       }

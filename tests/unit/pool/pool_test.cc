@@ -478,5 +478,70 @@ TEST(PoolTest, SharedBlobsAreFreedOnce) {
   EXPECT_TRUE(pool.is_valid());
 }
 
+// A PageSource that fills pages with garbage (as the reclaimer's recycled pages hold old
+// bytes), gives at most `limit` pages per call, refuses every other chunk, and records
+// what it was asked.
+class GarbageSource final : public PageSource {
+ public:
+  explicit GarbageSource(size_t limit) : limit_(limit) {}
+  bool adopt(void* chunk, size_t bytes) override {
+    EXPECT_EQ(bytes, size_t{2} << 20);
+    bool yes = (adopted_.size() + refused_.size()) % 2 == 0;  // every other chunk
+    (yes ? adopted_ : refused_).push_back(reinterpret_cast<uintptr_t>(chunk));
+    return yes;
+  }
+  size_t fill(void* dst, size_t pages) override {
+    auto at = reinterpret_cast<uintptr_t>(dst);
+    bool in_adopted = false;
+    for (uintptr_t c : adopted_) in_adopted |= at >= c && at < c + (size_t{2} << 20);
+    EXPECT_TRUE(in_adopted) << "fill() in a chunk that was not adopted";
+    for (uintptr_t c : refused_) EXPECT_FALSE(at >= c && at < c + (size_t{2} << 20));
+    size_t n = pages < limit_ ? pages : limit_;
+    memset(dst, 0xa5, n * 4096);
+    filled_ += n;
+    ++calls_;
+    return n;
+  }
+  size_t filled_ = 0, calls_ = 0;
+  std::vector<uintptr_t> adopted_, refused_;
+
+ private:
+  size_t limit_;
+};
+
+// Spans whose pages came from a source (holding garbage, some only partly filled by it)
+// hold their blobs exactly; chunks the source refused are never filled by it; the pool's
+// accounting does not change.
+TEST(PoolTest, PagesFromASourceHoldBlobsExactly) {
+  Pool with, without;
+  GarbageSource source(3);
+  std::vector<Stored> a, b;
+  for (uint64_t i = 0; i < 20000; ++i) {
+    uint32_t size = 64 + static_cast<uint32_t>((i * 7919) % 3000);
+    unsigned char buf[kMaxBlob];
+    make_blob(i, size, buf);
+    a.push_back({with.store(buf, size, &source), size, i});
+    b.push_back({store_blob(without, i, size), size, i});
+    ASSERT_NE(a.back().h, kNoHandle);
+  }
+  EXPECT_GT(source.filled_, 1000u);
+  EXPECT_GE(source.adopted_.size(), 2u);
+  EXPECT_GE(source.refused_.size(), 2u);
+  for (const Stored& s : a) ASSERT_TRUE(blob_ok(with, s));
+  EXPECT_TRUE(with.is_valid());
+  EXPECT_EQ(with.compr_bytes(), without.compr_bytes());
+  EXPECT_EQ(with.pool_bytes(), without.pool_bytes());
+  // Emptied and refilled: spans reuse dirty pages, and the source is asked only for clean ones.
+  for (size_t i = 0; i < a.size(); i += 2) ASSERT_TRUE(with.release(a[i].h));
+  with.compact();
+  for (size_t i = 0; i < a.size(); i += 2) {
+    unsigned char buf[kMaxBlob];
+    make_blob(a[i].seed + 1, a[i].size, buf);
+    a[i] = {with.store(buf, a[i].size, &source), a[i].size, a[i].seed + 1};
+  }
+  for (const Stored& s : a) ASSERT_TRUE(blob_ok(with, s));
+  EXPECT_TRUE(with.is_valid());
+}
+
 }  // namespace
 }  // namespace tmc::pool
