@@ -143,6 +143,12 @@ Encoded PageCodec::encode(const void* page, void* out, size_t out_capacity, size
 bool PageCodec::decode(const void* blob, uint32_t size, void* page_out, const Dictionary* dict) {
   if (TMC_UNLIKELY(workspace_ == nullptr || blob == nullptr)) return false;
   if (dict != nullptr && (!dict->sealed() || dict->kind() != kind_)) return false;
+  // The blob of an evicted page is usually cold: ask for all its lines at once rather than
+  // one miss at a time as the decoder walks it (0.5 µs of the 2 µs a cold lz4 blob costs
+  // over a cached one, bench_fault's cold/decompress).
+  const uintptr_t first_line = reinterpret_cast<uintptr_t>(blob) & ~uintptr_t{63};
+  for (uintptr_t line = first_line; line < reinterpret_cast<uintptr_t>(blob) + size; line += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
   if (kind_ == CodecKind::kLz4) {
     return dict == nullptr ? detail::lz4_decompress(blob, size, page_out, nullptr, 0)
                            : detail::lz4_decompress(blob, size, page_out, dict->content(), dict->content_size());
