@@ -6,18 +6,34 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 
 
 def load(path):
+    """Per benchmark (its run name), the median of every figure over its repetitions, with
+    the lowest and highest value of each under "min" and "max" and their count under "reps";
+    or {"error": message}."""
     with open(path) as f:
         data = json.load(f)
-    rows = {}
+    runs, errors = {}, {}
     for b in data["benchmarks"]:
+        name = b.get("run_name", b["name"])
         if b.get("error_occurred"):
-            rows[b["name"]] = {"error": b.get("error_message", "error")}
+            errors[name] = {"error": b.get("error_message", "error")}
+        elif b.get("run_type", "iteration") == "iteration":
+            runs.setdefault(name, []).append(b)
+    rows = dict(errors)
+    for name, reps in runs.items():
+        if name in errors:
             continue
-        rows[b["name"]] = b
+        row = {"reps": len(reps), "min": {}, "max": {}}
+        for key, value in reps[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values = [r[key] for r in reps if key in r]
+                row[key] = statistics.median(values)
+                row["min"][key], row["max"][key] = min(values), max(values)
+        rows[name] = row
     return data["context"], rows
 
 
@@ -26,6 +42,11 @@ def find(rows, prefix):
         if name.startswith(prefix):
             return b
     return None
+
+
+def spread(b, key, scale=1000, digits=1):
+    """ "low-high" of a figure over the repetitions, in µs."""
+    return f"{b['min'][key]/scale:.{digits}f}-{b['max'][key]/scale:.{digits}f}"
 
 
 def main():
@@ -41,7 +62,8 @@ def main():
         ctx, rows = load(path)
         sections.append((codec, rows))
     out.append("# Fault and eviction paths\n")
-    out.append(f"Command: `{args.command}` (TMC_COLD_AGE=1s, one run per codec)  ")
+    out.append(f"Command: `{args.command}` (TMC_COLD_AGE=1s, one run per codec; each figure is "
+               "the median of its repetitions, the ranges are their lowest and highest)  ")
     out.append(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, "
                f"kernel {platform.release()}, load average {ctx.get('load_avg')}, {ctx.get('date')}\n")
     out.append("Placement: where the serving thread runs relative to the faulting one: `any` (the "
@@ -55,9 +77,9 @@ def main():
                "decompress over the blobs of 256 MiB of pages visited once each in a shuffled "
                "order, as cold as the blobs the fault thread reads from the pool, and the last "
                "column is the ratio against that floor.\n")
-    out.append("| codec | placement | libtmc fault p50 | p99 | bare round trip p50 | p99 | decompress | "
-               "p50 / (bare + decompress) | goal ≤ 1.3 | cold decompress | p50 / (bare + cold) |")
-    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    out.append("| codec | placement | reps | libtmc fault p50 | range | p99 | bare round trip p50 | range | p99 | "
+               "decompress | p50 / (bare + decompress) | goal ≤ 1.3 | cold decompress | p50 / (bare + cold) |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     evict_rows = []
     for codec, rows in sections:
         dec = find(rows, "decompress")
@@ -69,14 +91,15 @@ def main():
             b = find(rows, f"fault/bare/placement:{p}/")
             if not t or "error" in t or not b or "error" in b or dec_ns is None:
                 why = (t or {}).get("error") or (b or {}).get("error") or "missing"
-                out.append(f"| {codec} | {pname} | {why} | | | | | | | | |")
+                out.append(f"| {codec} | {pname} | | {why} | | | | | | | | | | |")
                 continue
             floor = b["p50_ns"] + dec_ns
             ratio = t["p50_ns"] / floor
             cold = (f"{cold_dec_ns/1000:.2f} µs | {t['p50_ns'] / (b['p50_ns'] + cold_dec_ns):.2f}"
                     if cold_dec_ns is not None else "missing | ")
-            out.append(f"| {codec} | {pname} | {t['p50_ns']/1000:.1f} µs | {t['p99_ns']/1000:.1f} µs | "
-                       f"{b['p50_ns']/1000:.1f} µs | {b['p99_ns']/1000:.1f} µs | {dec_ns/1000:.2f} µs | "
+            out.append(f"| {codec} | {pname} | {t['reps']} | {t['p50_ns']/1000:.1f} µs | {spread(t, 'p50_ns')} | "
+                       f"{t['p99_ns']/1000:.1f} µs | {b['p50_ns']/1000:.1f} µs | {spread(b, 'p50_ns')} | "
+                       f"{b['p99_ns']/1000:.1f} µs | {dec_ns/1000:.2f} µs | "
                        f"{ratio:.2f} | {'met' if ratio <= 1.3 else 'NOT met'} | {cold} |")
         comp = find(rows, "compress")
         cold_comp = find(rows, "cold/compress")
@@ -86,23 +109,24 @@ def main():
             got = ev["pages_per_cpu_s"]
             cold = (f"{cold_comp['cpu_time']/1000:.2f} µs | {got * cold_comp['cpu_time'] / 1e9:.2f}"
                     if cold_comp and "cpu_time" in cold_comp else "missing | ")
-            evict_rows.append(f"| {codec} | {comp['cpu_time']/1000:.2f} µs | {raw/1000:.0f}k | "
-                              f"{ev['cpu_ns_per_page']/1000:.2f} µs | {got/1000:.0f}k | {got/raw:.2f} | "
+            evict_rows.append(f"| {codec} | {comp['cpu_time']/1000:.2f} µs | {raw/1000:.0f}k | {ev['reps']} | "
+                              f"{ev['cpu_ns_per_page']/1000:.2f} µs | {spread(ev, 'cpu_ns_per_page', digits=2)} | "
+                              f"{got/1000:.0f}k | {got/raw:.2f} | "
                               f"{'met' if got / raw >= 0.7 else 'NOT met'} | {cold} |")
         else:
-            evict_rows.append(f"| {codec} | {(ev or {}).get('error', 'missing')} | | | | | | | |")
+            evict_rows.append(f"| {codec} | {(ev or {}).get('error', 'missing')} | | | | | | | | | |")
     out.append("\nEviction: libtmc's background CPU while it evicts a freshly written 64 MiB buffer "
                "(pagemap scan, one UFFDIO_MOVE per run of contiguous pages, same-filled check, "
                "compress, pool store, staging ring emptied when it wraps), per evicted page, against the codec's own compress of the same kind of "
                "pages (with the same 25% minimum saving). The goal is judged against the hot "
                "compress (256 pages that stay in cache); `cold` is the codec's compress of 256 MiB "
                "of such pages visited once each in a shuffled order, as cold as the pages the "
-               "reclaimer reads, and the last column is the ratio against it. What the engine "
-               "adds beyond that is mostly the pool's fresh pages: the kernel allocates and zeroes "
-               "each page a growing pool takes (MADV_POPULATE_WRITE, about 1.5 µs a page here).\n")
-    out.append("| codec | raw compress / page | raw pages/s | eviction CPU / page | evicted pages per CPU-s | "
-               "ratio | goal ≥ 0.70 | cold compress / page | ratio vs cold |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+               "reclaimer reads, and the last column is the ratio against it. A growing pool takes "
+               "the pages of staging slots already compressed (UFFDIO_MOVE, about 0.5 µs a page) "
+               "rather than fresh ones from the kernel (1.6-2 µs a page here).\n")
+    out.append("| codec | raw compress / page | raw pages/s | reps | eviction CPU / page | range | "
+               "evicted pages per CPU-s | ratio | goal ≥ 0.70 | cold compress / page | ratio vs cold |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
     out.extend(evict_rows)
     out.append("\nSequential scan: one byte of every page of an evicted 32 MiB buffer read in order "
                "(fault-around brings up to 8 pages back after two sequential faults).\n")
