@@ -272,9 +272,19 @@ class Reclaimer {
     e_.throttle_ns_.fetch_add(now_ns() - start, std::memory_order_relaxed);
   }
 
+  static bool any_resident(const PageEntry* words, size_t pages) {
+    for (size_t i = 0; i < pages; ++i)
+      if (words[i].load().state() == PageState::kResident) return true;
+    return false;
+  }
+
   uint64_t scan_block(const heap::RegionView& v, uintptr_t block, uint32_t now, uint32_t threshold) {
     uintptr_t end = block + heap::kBlockSize < v.frontier ? block + heap::kBlockSize : v.frontier;
     size_t pages = (end - block) / kPageSize;
+    // Only a Resident page can be a candidate. Once a block is all evicted, reading its
+    // page words is far cheaper than the pagemap, whose read walks every entry in the kernel
+    // (most of an idle pass over a cold heap).
+    if (!any_resident(&v.pages[(block - v.base) / kPageSize], pages)) return 0;
     if (!pagemap_file_.entries(block, pages, pagemap_)) return 0;
     uint64_t evicted = 0;
     count_ = 0;
