@@ -10,6 +10,7 @@ namespace tmc::platform {
 
 inline constexpr uint64_t kPagemapPresent = 1ull << 63;
 inline constexpr uint64_t kPagemapExclusive = 1ull << 56;
+inline constexpr uint64_t kPagemapFrameMask = (1ull << 55) - 1;  // the PFN (0 without CAP_SYS_ADMIN)
 
 class Pagemap {
  public:
@@ -20,6 +21,11 @@ class Pagemap {
 
   // Reads the entries of `pages` pages from `start` into out. Returns false on error.
   bool entries(uintptr_t start, size_t pages, uint64_t* out) const;
+
+  // The frame of the kernel's shared zero page, which a read of a page never written maps
+  // (present, and mapped by everyone: not exclusive). 0 if the kernel hides frames from
+  // this process.
+  uint64_t zero_page_frame() const;
 
  private:
   int fd_ = -1;

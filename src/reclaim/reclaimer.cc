@@ -99,6 +99,7 @@ class Reclaimer {
       log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(err)).str("); nothing will be compressed").flush();
       return false;
     }
+    zero_frame_ = pagemap_file_.zero_page_frame();
     // Recycling staged pages into the pool is an optimisation: without it (a kernel that
     // refuses the descriptor) the pool takes fresh pages.
     e_.recycler_.open();
@@ -292,6 +293,9 @@ class Reclaimer {
       uint64_t pm = pagemap_[i];
       if ((pm & kPagemapPresent) == 0) continue;
       if ((pm & kPagemapExclusive) == 0) {  // shared with a child or KSM: MOVE would fail
+        // The zero page (a read of a page never written, or the fault thread's zero_ahead)
+        // holds nothing to evict.
+        if (zero_frame_ != 0 && (pm & platform::kPagemapFrameMask) == zero_frame_) continue;
         e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
@@ -580,6 +584,7 @@ class Reclaimer {
   char* blob_ = nullptr;
   uint64_t* pagemap_ = nullptr;  // one block's entries
   platform::Pagemap pagemap_file_;
+  uint64_t zero_frame_ = 0;  // the shared zero page's frame (0: unknown)
   policy::AgeHistogram ages_, last_ages_;  // this pass's evictable pages by age, the last pass's
   uint64_t backoff_ = 0;                  // this pass's resident pages with heat
   policy::Pacer pacer_;
