@@ -7,8 +7,9 @@
 //  - spans are cut from 2 MiB chunks mapped from the kernel, so the pool's address space
 //    stays a few large VMAs. A new span's pages are faulted in with one system call
 //    (MADV_POPULATE_WRITE), or taken over from a PageSource: pages the caller is done with,
-//    moved into place, which spares the kernel allocating and zeroing new ones. A span that empties leaves dirty pages (free, still resident)
-//    that the next span of any class reuses without faults; purging drops them in batches
+//    moved into place, which spares the kernel allocating and zeroing new ones. A span that
+//    empties leaves dirty pages (free, still resident) that the next span of any class
+//    reuses without faults; purging drops them in batches
 //    with MADV_DONTNEED, and unmaps chunks left with nothing (one is kept, holding no
 //    memory). Purging happens in store() once dirty pages exceed max(1 MiB, 1/64 of the
 //    spans), and in compact() and trim(), so store/release churn costs no system calls;
