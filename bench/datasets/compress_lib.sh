@@ -40,16 +40,17 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 
 # wait_settled PID COLD_AGE_S TIMEOUT_S PEAK_BYTES SAMPLES_FILE
 # Polls every 5 s (RSS, and libtmc's evictions and faults) until compression has settled,
-# at least COLD_AGE_S + 10 s after the call: over the last 20 s RSS fell by less than
-# max(4 MiB, 0.5% of PEAK_BYTES) and evictions grew by less than max(256, 1% of the pages
-# held compressed); or RSS has not fallen like that for 60 s while pages keep cycling
-# (something in the program keeps touching cold pages: evicted, faulted back, evicted
-# again). Sets SETTLED (quiet | cycling | timeout) and SETTLE_S. One sample per line in
+# at least COLD_AGE_S + 10 s after the call: over the last 20 s RSS moved (down or up) by
+# less than max(4 MiB, 0.5% of PEAK_BYTES), and evictions and faults each grew by less than
+# max(256, 1% of the pages held compressed); or RSS has not moved like that for 60 s while
+# pages keep cycling (something in the program keeps touching cold pages: evicted, faulted
+# back, evicted again). A burst of faults (memcached's LRU crawler walks every item about a
+# minute after start) is not settled: its pages are evicted again a cold age later. Sets SETTLED (quiet | cycling | timeout) and SETTLE_S. One sample per line in
 # SAMPLES_FILE: seconds rss evictions faults compressed_pages.
 wait_settled() {
   local pid="$1" cold="$2" timeout="$3" peak="$4" samples="$5"
   local start now t rss ev fa cp
-  local -a T=() R=() E=()
+  local -a T=() R=() E=() F=()
   start=$(date +%s.%N)
   : >"$samples"
   local thr_rss
@@ -64,21 +65,22 @@ wait_settled() {
     now=$(date +%s.%N)
     t=$(awk -v a="$now" -v b="$start" 'BEGIN {printf "%.1f", a - b}')
     echo "$t $rss $ev $fa $cp" >>"$samples"
-    T+=("$t"); R+=("$rss"); E+=("$ev")
+    T+=("$t"); R+=("$rss"); E+=("$ev"); F+=("$fa")
     if awk -v t="$t" -v p="$last_print" 'BEGIN {exit !(t - p >= 30)}'; then
       log "  +${t}s: RSS $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
       last_print=$t
     fi
     local n=${#T[@]}
     if awk -v t="$t" -v c="$cold" 'BEGIN {exit !(t >= c + 10)}' && ((n >= 5)); then
-      local r4=${R[$((n - 5))]} e4=${E[$((n - 5))]}
+      local r4=${R[$((n - 5))]} e4=${E[$((n - 5))]} f4=${F[$((n - 5))]}
       local quiet_rss=0 quiet_ev=0
-      ((r4 - rss < thr_rss)) && quiet_rss=1
-      awk -v d="$((ev - e4))" -v c="$cp" 'BEGIN {m = c * 0.01; if (m < 256) m = 256; exit !(d < m)}' && quiet_ev=1
+      ((r4 - rss < thr_rss && rss - r4 < thr_rss)) && quiet_rss=1
+      awk -v d="$((ev - e4))" -v f="$((fa - f4))" -v c="$cp" \
+        'BEGIN {m = c * 0.01; if (m < 256) m = 256; exit !(d < m && f < m)}' && quiet_ev=1
       if ((quiet_rss && quiet_ev)); then SETTLED=quiet; break; fi
       if ((quiet_rss && n >= 13)); then
         local r12=${R[$((n - 13))]}
-        if ((r12 - rss < thr_rss)); then SETTLED=cycling; break; fi
+        if ((r12 - rss < thr_rss && rss - r12 < thr_rss)); then SETTLED=cycling; break; fi
       fi
     fi
     if awk -v t="$t" -v m="$timeout" 'BEGIN {exit !(t >= m)}'; then SETTLED=timeout; break; fi

@@ -178,8 +178,9 @@ def redis_cmd(csv_path, meta_path, md_path):
            "under libtmc, pages already cold during a long load are compressed before it ends, so it can be "
            "lower than the plain RSS (*cold / plain RSS* compares with the plain run). *RSS once cold* is "
            "VmRSS when compression has settled: `tmcctl stats` polled every 5 s, at least the cold age + "
-           "10 s after the load, until RSS fell by less than max(4 MiB, 0.5% of peak) and evictions grew by "
-           "less than max(256, 1% of the compressed pages) over 20 s (*quiet*), or RSS stayed that flat for "
+           "10 s after the load, until RSS moved (down or up) by less than max(4 MiB, 0.5% of peak) and "
+           "evictions and faults each grew by less than max(256, 1% of the compressed pages) over 20 s "
+           "(*quiet*), or RSS stayed that flat for "
            "60 s while pages kept cycling (*cycling*), or the timeout passed (*timeout*). VmRSS includes "
            "libtmc's pool: it is the whole cost.",
            "- *self_faults* (tmcctl, once settled) counts faults libtmc's own threads took on managed memory, "
@@ -227,9 +228,11 @@ def memcached_cmd(csv_path, meta_path, md_path):
            "(multi-get of 100 keys at a time) and compares value and flags byte for byte with those in that "
            "stream, the bytes that were sent (without `--from` it regenerates them from the seed).",
            "- *Peak after load* is VmHWM right after the load, the base of *cold / peak*; *RSS once cold* is VmRSS when compression has settled (`tmcctl stats` "
-           "polled every 5 s, at least the cold age + 10 s after the load, until RSS fell by less than "
-           "max(4 MiB, 0.5% of peak) and evictions grew by less than max(256, 1% of the compressed pages) "
-           "over 20 s (*quiet*), or RSS stayed that flat for 60 s while pages kept cycling (*cycling*), or "
+           "polled every 5 s, at least the cold age + 10 s after the load, until RSS moved (down or up) by "
+           "less than max(4 MiB, 0.5% of peak) and evictions and faults each grew by less than max(256, 1% "
+           "of the compressed pages) over 20 s (*quiet*; memcached's LRU crawler, which walks every item "
+           "about a minute after start, is not), or RSS stayed that flat for 60 s while pages kept cycling "
+           "(*cycling*), or "
            "the timeout passed (*timeout*)). VmRSS includes libtmc's pool.",
            "- *self_faults* (tmcctl, once settled) counts faults libtmc's own threads took on managed memory, "
            "and *'libtmc: bug' log lines* the lines libtmc wrote about such a bug in memcached's log: both "
