@@ -2,6 +2,8 @@
 // encode() and decode() run per page, so there is no virtual call and no allocation.
 #include "codec/codec.h"
 
+#include <xxhash.h>
+
 #include <sys/mman.h>
 
 #include <cstring>
@@ -15,6 +17,9 @@
 
 
 namespace tmc::codec {
+
+uint64_t page_hash(const void* page) { return XXH3_64bits(page, kPageSize); }
+
 namespace {
 size_t round_to_pages(size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
 

@@ -9,8 +9,9 @@
 // to TMC_TARGET_HOLD, until the reclaimer has made room (policy::hold_fault); events and
 // other faults go on meanwhile.
 // Events are handled in the order the kernel delivers them. While a fork is in progress
-// (fork_gate_) everything except FORK is queued, because the forking thread holds the
-// locks that bringing pages back needs, and the kernel holds fork() until FORK is read.
+// everything goes on being served (glibc's fork takes locks in heap memory after the
+// atfork handlers); the fork window (reclaim/fork_window.h) keeps the forked child's copy
+// of the page states and the pool exact instead.
 //
 // This thread never allocates and never touches managed memory (design invariant 4).
 #include <errno.h>
@@ -54,22 +55,29 @@ class FaultService {
     if (!codec_.init(kind, static_cast<int>(control::option(control::OptionId::zstd_level)))) return false;
     spin_ns_ = control::option(control::OptionId::fault_spin);
     hold_max_ns_ = control::option(control::OptionId::target_hold);
+    verify_ = control::option_bool(control::OptionId::verify);
+    restore_seen_ = e_.restore_asked_.load(std::memory_order_acquire);
     page_ = static_cast<char*>(base::meta_alloc(kPageSize));
     zero_ = static_cast<char*>(base::meta_alloc(kPageSize));
     return page_ != nullptr && zero_ != nullptr;
   }
 
   void run() {
+    // A forked child's thread waits until the parent has stopped serving its faults.
+    while (!e_.child_may_serve_.load(std::memory_order_acquire)) {
+      timespec ts{0, 200000};
+      nanosleep(&ts, nullptr);
+    }
     uint64_t cpu_reported = platform::thread_cpu_ns();
     uint32_t rounds = 0;
     for (;;) {
-      if (!e_.fork_gate_.load(std::memory_order_acquire) && deferred_count_ > 0) drain_deferred();
       if (child_.is_open() && e_.stop_child_serve_.load(std::memory_order_acquire)) stop_serving_child();
+      const bool restore_asked = e_.restore_asked_.load(std::memory_order_acquire) != restore_seen_;
       pollfd polls[2] = {{e_.uffd_.fd(), POLLIN, 0}, {child_.fd(), POLLIN, 0}};
       pollfd& p = polls[0];
       // Held faults are looked at every 50 us: room comes batch by batch, and a single-threaded
       // program waits on each one.
-      timespec timeout{0, held_count_ > 0 ? 50'000 : (child_.is_open() || deferred_count_ + retry_count_ > 0 ? 1'000'000 : 200'000'000)};
+      timespec timeout{0, restore_asked ? 0 : held_count_ > 0 ? 50'000 : (child_.is_open() || retry_count_ > 0 ? 1'000'000 : 200'000'000)};
       int n = ppoll(polls, child_.is_open() ? 2 : 1, &timeout, nullptr);
       if (child_.is_open() && (polls[1].revents & POLLIN)) serve_child_messages();
       if (n < 0 && errno != EINTR) {
@@ -80,17 +88,18 @@ class FaultService {
         log::warn().str("userfaultfd was closed under libtmc; compressed pages are lost to this process").flush();
         return;
       }
-      if (read_and_dispatch() && spin_ns_ != 0) {
+      if (section([this] { return read_and_dispatch(); }) && spin_ns_ != 0) {
         // Stay awake a little for the next message: waking an idle vCPU costs more than the
         // fault itself on virtual machines (design notes), and faults come in bursts.
         uint64_t last = now_ns();
         while (now_ns() - last < spin_ns_) {
-          if (read_and_dispatch()) last = now_ns();
-          else if (held_count_ == 0 || !release_held()) sched_yield();
+          if (section([this] { return read_and_dispatch(); })) last = now_ns();
+          else if (held_count_ == 0 || !section([this] { return release_held(); })) sched_yield();
         }
       }
-      release_held();
-      retry_pending();
+      section([this] { return release_held(); });
+      section([this] { return retry_pending(); });
+      if (restore_asked) restore();
       // Reading the thread's CPU clock is a system call: do it when idle or every 256 rounds,
       // not on every fault's path.
       if (n == 0 || ++rounds % 256 == 0) {
@@ -102,6 +111,18 @@ class FaultService {
   }
 
  private:
+  // Runs one section of work that may change page states or free blobs: from the read of a
+  // message to its handling, with the fork window read once at the start (Engine::
+  // dispatching_ tells prefork when this thread is between sections; fork_window.h).
+  template <typename F>
+  bool section(F work) {
+    e_.dispatching_.store(true, std::memory_order_seq_cst);
+    window_ = e_.fork_window_.load(std::memory_order_seq_cst);
+    bool did = work();
+    e_.dispatching_.store(false, std::memory_order_release);
+    return did;
+  }
+
   // Reads what is there (non-blocking) and handles it; false if there was nothing.
   // Address-space events of one read go before its faults: the kernel lets a purge go on to
   // its zap as soon as its REMOVE event is read, so a fault on the same page read in the same
@@ -124,15 +145,11 @@ class FaultService {
       hand_over(static_cast<int>(msg.arg.fork.ufd));
       return;
     }
-    if (e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0) {
-      defer(msg);
-      return;
-    }
     if (msg.event == UFFD_EVENT_PAGEFAULT && should_hold()) {
       hold(msg);
       return;
     }
-    if (!handle(msg)) defer(msg);
+    handle(msg);
   }
 
   // ---- holding faults while RSS is above the target ----------------------------------
@@ -149,11 +166,11 @@ class FaultService {
   }
 
   void hold(const uffd_msg& msg) {
-    if (held_count_ == kMaxDeferred) {  // cannot happen: each faulting thread waits
-      if (!handle(msg)) defer(msg);
+    if (held_count_ == kMaxQueued) {  // cannot happen: each faulting thread waits
+      handle(msg);
       return;
     }
-    held_[(held_first_ + held_count_) % kMaxDeferred] = {msg, now_ns()};
+    held_[(held_first_ + held_count_) % kMaxQueued] = {msg, now_ns()};
     ++held_count_;
     e_.faults_held_.store(held_count_, std::memory_order_relaxed);
     if (held_count_ == 1) e_.room_wanted_.notify();  // the reclaimer may be pausing
@@ -172,17 +189,16 @@ class FaultService {
       if (on && policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed), slack, waited, hold_max_ns_)) break;
       e_.hold_ns_.fetch_add(waited, std::memory_order_relaxed);
       uffd_msg msg = h.msg;
-      held_first_ = (held_first_ + 1) % kMaxDeferred;
+      held_first_ = (held_first_ + 1) % kMaxQueued;
       --held_count_;
       e_.faults_held_.store(held_count_, std::memory_order_relaxed);
-      if (e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0 || !handle(msg)) defer(msg);
+      handle(msg);
       any = true;
     }
     return any;
   }
 
-  // Returns false if the message must wait for a fork in progress to finish.
-  bool handle(const uffd_msg& msg) {
+  void handle(const uffd_msg& msg) {
     switch (msg.event) {
       case UFFD_EVENT_PAGEFAULT: {
         if (e_.is_own_thread(static_cast<int32_t>(msg.arg.pagefault.feat.ptid))) {
@@ -197,7 +213,7 @@ class FaultService {
         Outcome o = resolve(msg.arg.pagefault.address & ~(kPageSize - 1),
                             (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
         if (o == Outcome::kRetry) retry_later(msg);
-        return o != Outcome::kForking;
+        return;
       }
       case UFFD_EVENT_REMOVE:
         drop(msg.arg.remove.start, msg.arg.remove.end);
@@ -214,17 +230,6 @@ class FaultService {
       default:
         break;
     }
-    return true;
-  }
-
-  // Takes `lock` unless a fork started meanwhile: the forking thread takes the same locks
-  // and then waits for this thread to read the FORK event, so waiting here could deadlock.
-  bool lock_unless_forking(SpinLock& lock) {
-    while (!lock.try_lock()) {
-      if (e_.fork_gate_.load(std::memory_order_acquire)) return false;
-      sched_yield();
-    }
-    return true;
   }
 
   // EAGAIN from COPY/ZEROPAGE: the kernel has a REMOVE/UNMAP/REMAP event for us that we
@@ -232,32 +237,15 @@ class FaultService {
   // read after it are handled, so a purge is applied before the page is filled (a fill
   // before the purge's zap would be undone; after it, old bytes would come back).
   void retry_later(const uffd_msg& msg) {
-    if (retry_count_ < kMaxDeferred) retry_[retry_count_++] = msg;
+    if (retry_count_ < kMaxQueued) retry_[retry_count_++] = msg;
   }
 
-  void retry_pending() {
-    if (retry_count_ == 0 || e_.fork_gate_.load(std::memory_order_acquire) || deferred_count_ > 0) return;
+  bool retry_pending() {
+    if (retry_count_ == 0) return false;
     uint32_t n = retry_count_;
     retry_count_ = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      if (!handle(retry_[i])) defer(retry_[i]);
-    }
-  }
-
-  void defer(const uffd_msg& msg) {
-    while (deferred_count_ == kMaxDeferred) {  // cannot happen: each faulting thread waits
-      sched_yield();
-      if (!e_.fork_gate_.load()) drain_deferred();
-    }
-    deferred_[deferred_count_++] = msg;
-  }
-
-  void drain_deferred() {
-    uint32_t i = 0;
-    while (i < deferred_count_ && handle(deferred_[i])) ++i;
-    // Anything not handled (another fork began) stays queued, in order.
-    memmove(deferred_, deferred_ + i, (deferred_count_ - i) * sizeof(uffd_msg));
-    deferred_count_ -= i;
+    for (uint32_t i = 0; i < n; ++i) handle(retry_[i]);
+    return true;
   }
 
   void hand_over(int child_fd) {
@@ -292,11 +280,13 @@ class FaultService {
     e_.handed_over_.store(true, std::memory_order_release);
   }
 
-  // A fault of the forked child, before its own fault thread runs: served from this
-  // process's page table and pool, frozen while the fork is in progress, so they hold
-  // exactly the child's memory at fork time. Nothing here is changed: the child's own
-  // copies of the page state and the blob stay as they are (a page the child has back in
-  // place is never faulted on again; its copy of the blob is released when the page is).
+  // A fault of the forked child, before its own fault thread runs: served from the page
+  // word the child holds (this process's, or the word a page had before this thread changed
+  // it during the fork window) and from this process's pool and staging slots, where nothing
+  // is freed, compacted or reused until the child serves itself (reclaim/fork_window.h).
+  // Nothing here is changed: the child's own copies of the page state and the blob stay as
+  // they are (a page the child has back in place is never faulted on again; its copy of the
+  // blob is released when the page is).
   void serve_child(const uffd_msg& msg) {
     if (msg.event != UFFD_EVENT_PAGEFAULT) {
       // Nothing that runs in the child before its fault thread purges or unmaps heap memory;
@@ -309,15 +299,20 @@ class FaultService {
     bool write = (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
     PageEntry* entry = e_.regions_->page_entry(page);
     PageWord w = entry != nullptr ? entry->load() : PageWord{};
+    if (entry != nullptr) e_.fork_log_.old_word(entry, &w);
     const void* src = zero_;
     switch (w.state()) {
       case PageState::kCompressed: {
         uint32_t size = 0;
         const void* blob = e_.pool_.data(w.payload(), &size);  // no compaction while forking
         if (blob == nullptr || !codec_.decode(blob, size, page_, e_.dictionary_for(w))) {
-          log::warn().str("corrupt compressed page at ").hex(page).str(" in a forked child; aborting").flush();
-          abort();
+          // The child's fault thread would find the same blob: say so here, in the parent,
+          // and give the child zeros rather than stop this process.
+          log::warn().str("corrupt compressed page at ").hex(page).str(" of a forked child").flush();
+          e_.verify_failures_.fetch_add(1, std::memory_order_relaxed);
+          break;
         }
+        verify(page, entry, w, page_, "forked child (served by its parent)");
         src = page_;
         break;
       }
@@ -365,7 +360,62 @@ class FaultService {
     return err;
   }
 
-  enum class Outcome { kDone, kForking, kRetry };
+  enum class Outcome { kDone, kRetry };
+
+  // ---- changing a page's word back to Resident --------------------------------------------
+  // Every path that brings an evicted page back (or drops it) ends here, after the page is
+  // installed (or known gone): `old` → `now`, and what `old` held is given up. During a fork
+  // window the change is logged first and the blob is kept (reclaim/fork_window.h); the
+  // counters change at once either way. False if the word was no longer `old`.
+  bool retire(PageEntry* entry, PageWord old, PageWord now) {
+    const bool logged = window_ && old.state() == PageState::kCompressed ? e_.fork_log_.append(entry, old) : false;
+    if (!entry->cas(old, now)) {
+      if (logged) e_.fork_log_.drop_last();
+      return false;
+    }
+    switch (old.state()) {
+      case PageState::kCompressed:
+        // In a window whose log is full the blob is kept: leaked, never freed while the
+        // child's copy may still need it.
+        if (!window_) e_.pool_.release(old.payload());
+        e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
+        break;
+      case PageState::kSameFilled:
+        (entry->fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
+        break;
+      default:  // Staged: the slot is the reclaimer's; Resident: only flags changed
+        break;
+    }
+    return true;
+  }
+
+  // TMC_VERIFY: a Compressed page's entry carries the xxh3 of its bytes at eviction (the
+  // reclaimer's commit), checked against what decoding gave. A mismatch is logged with all
+  // that is known of the page and counted (verify_failures); the bytes are installed anyway,
+  // since the blob is the only copy.
+  void verify(uintptr_t page, const PageEntry* entry, PageWord w, const void* bytes, const char* path) {
+    if (!verify_ || entry == nullptr || w.state() != PageState::kCompressed) return;
+    uint64_t want = entry->fill;
+    uint64_t got = codec::page_hash(bytes);
+    if (got == want) return;
+    e_.verify_failures_.fetch_add(1, std::memory_order_relaxed);
+    log::warn().str("verify: page ").hex(page).str(" came back with other bytes than it left with (path: ").str(path)
+        .str("; word: ").str(heap::page_state_name(w.state())).str(", handle ").u64(w.payload())
+        .str(", flags ").u64(w.flags()).str(", heat ").u64(w.heat()).str(", left in epoch ").u64(w.epoch())
+        .str(", now ").u64(e_.epoch_.load(std::memory_order_relaxed)).str("; hash ").hex(got)
+        .str(", expected ").hex(want).str(")").flush();
+  }
+
+  // Decodes a Compressed page's blob into page_ (and checks it). Returns the blob's size,
+  // 0 if the blob is gone or does not decode.
+  uint32_t decode(uintptr_t page, const PageEntry* entry, PageWord w, const char* path) {
+    SpinLockGuard guard(e_.pool_lock_);  // against compaction moving the blob
+    uint32_t size = 0;
+    const void* blob = e_.pool_.data(w.payload(), &size);
+    if (blob == nullptr || !codec_.decode(blob, size, page_, e_.dictionary_for(w))) return 0;
+    verify(page, entry, w, page_, path);
+    return size;
+  }
 
   Outcome resolve(uintptr_t page, bool write) {
     uint64_t start = now_ns();
@@ -384,20 +434,9 @@ class FaultService {
                                          policy::next_heat(w.heat(), distance, threshold, heap::kMaxHeat));
       switch (w.state()) {
         case PageState::kResident: {
-          // Never evicted, or purged: a page in a registered block that was not there. It is
-          // owned (Filling) while the zero page goes in: the fault may be stale (another
-          // thread's fault on the same page was served first), and the reclaimer must not
-          // move the page out under the fill.
-          PageWord filling = filling_word(w);
-          if (!entry->cas(w, filling)) continue;
-          int err = write ? e_.uffd_.copy(reinterpret_cast<void*>(page), zero_, kPageSize, true)
-                          : e_.uffd_.zeropage(reinterpret_cast<void*>(page), kPageSize, true);
-          entry->cas(filling, w);  // only this thread leaves Filling
-          if (err == EAGAIN) return Outcome::kRetry;
-          if (err != 0 && err != EEXIST) e_.fail("resolving a fresh page", err);
-          if (err == 0 && write) brought_back(kPageSize);  // a read maps the shared zero page
-          if (err == 0) zero_ahead(page);
-          return Outcome::kDone;
+          Outcome o;
+          if (fill_fresh(page, entry, w, write, &o)) return o;
+          continue;  // the word changed under us
         }
         case PageState::kFilling:  // only this thread sets it, and always clears it
           e_.fail("a page left in the Filling state", EINVAL);
@@ -406,32 +445,23 @@ class FaultService {
           sched_yield();  // the reclaimer's move is under way
           continue;
         case PageState::kStaged: {
-          if (!lock_unless_forking(e_.staging_lock_)) return Outcome::kForking;
-          bool same = entry->load().raw == w.raw;
-          int err = same ? install(page, e_.staging_ + w.payload() * kPageSize) : 0;
-          if (same && err != EAGAIN) entry->cas(w, resident);
-          e_.staging_lock_.unlock();
-          if (err == EAGAIN) return Outcome::kRetry;
-          if (!same) continue;
+          SpinLockGuard guard(e_.staging_lock_);
+          if (entry->load().raw != w.raw) continue;  // committed or moved back meanwhile
+          // A slot whose page was discarded (MADV_FREE, memory pressure) reads as zeros.
+          if (install(page, e_.staging_ + w.payload() * kPageSize) == EAGAIN) return Outcome::kRetry;
+          retire(entry, w, resident);
           brought_back(kPageSize);  // a copy: the slot stays resident until the ring is emptied
           break;
         }
         case PageState::kCompressed: {
-          if (!lock_unless_forking(e_.pool_lock_)) return Outcome::kForking;
-          uint32_t size = 0;
-          const void* blob = e_.pool_.data(w.payload(), &size);
-          bool ok = blob != nullptr && codec_.decode(blob, size, page_, e_.dictionary_for(w));
-          e_.pool_lock_.unlock();
-          if (!ok) {
+          uint32_t size = decode(page, entry, w, "fault");
+          if (size == 0) {
             // The blob is the only copy: nothing can be done but say so loudly.
             log::warn().str("corrupt compressed page at ").hex(page).str("; aborting rather than returning wrong data").flush();
             abort();
           }
           if (install(page, page_) == EAGAIN) return Outcome::kRetry;
-          if (entry->cas(w, resident)) {
-            e_.pool_.release(w.payload());
-            e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
-          }
+          retire(entry, w, resident);
           brought_back(kPageSize - size);
           bool sequential = page == last_fault_ + kPageSize;
           last_fault_ = page;
@@ -442,7 +472,7 @@ class FaultService {
           uint64_t fill = entry->fill;
           if (fill != 0) codec::PageCodec::fill(page_, fill);
           if (install(page, fill == 0 ? zero_ : page_) == EAGAIN) return Outcome::kRetry;
-          if (entry->cas(w, resident)) (fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
+          retire(entry, w, resident);
           brought_back(kPageSize);
           break;
         }
@@ -457,6 +487,66 @@ class FaultService {
     }
   }
 
+  // A fault on a Resident page: never evicted, or purged; a page in a registered block that
+  // was not there. It gets zeros. Outside a fork window the page is owned (Filling) while the
+  // zero page goes in: the fault may be stale (another thread's fault on the same page was
+  // served first), and the reclaimer must not move the page out under the fill. In a fork
+  // window the reclaimer is stopped, and no transient state may reach the child's copy.
+  // Either way the fault shows that the page is not there: a purge that was still to zap it
+  // (kFlagZapPending) is done, so the reclaimer may take it again once it is filled.
+  // False if the word changed before the fill began (the caller looks again).
+  bool fill_fresh(uintptr_t page, PageEntry* entry, PageWord w, bool write, Outcome* outcome) {
+    PageWord done = PageWord{w.raw & ~(uint64_t{heap::kFlagZapPending} << 4)};
+    PageWord filling = filling_word(done);
+    if (!window_ && !entry->cas(w, filling)) return false;
+    int err = write ? e_.uffd_.copy(reinterpret_cast<void*>(page), zero_, kPageSize, true)
+                    : e_.uffd_.zeropage(reinterpret_cast<void*>(page), kPageSize, true);
+    // Only this thread leaves Filling. On EAGAIN (an event is pending) the page may still
+    // be there to zap: the flag stays until the retried fault.
+    entry->cas(window_ ? w : filling, err == EAGAIN ? w : done);
+    *outcome = Outcome::kDone;
+    if (err == EAGAIN) *outcome = Outcome::kRetry;
+    else if (err != 0 && err != EEXIST) e_.fail("resolving a fresh page", err);
+    if (err == 0 && write) brought_back(kPageSize);  // a read maps the shared zero page
+    if (err == 0 && !window_) zero_ahead(page);
+    return true;
+  }
+
+  // Brings an evicted page back without a fault of its own (fault-around, restore): the
+  // page goes in without a wake-up (a thread faulting on it meanwhile is woken when its own
+  // message is served). Returns false if it was not brought back (not evicted, cannot be
+  // decoded, or cannot be installed at once); *blob_size gets the blob's size.
+  bool bring_back(uintptr_t page, PageEntry* entry, uint32_t now, const char* path, uint32_t* blob_size) {
+    PageWord w = entry->load();
+    const void* src = nullptr;
+    *blob_size = 0;
+    switch (w.state()) {
+      case PageState::kCompressed:
+        *blob_size = decode(page, entry, w, path);
+        if (*blob_size == 0) return false;  // the fault on it, if one comes, says so
+        src = page_;
+        break;
+      case PageState::kSameFilled:
+        codec::PageCodec::fill(page_, entry->fill);
+        src = page_;
+        break;
+      case PageState::kStaged: {
+        SpinLockGuard guard(e_.staging_lock_);
+        if (entry->load().raw != w.raw) return false;
+        if (e_.uffd_.copy(reinterpret_cast<void*>(page), e_.staging_ + w.payload() * kPageSize, kPageSize, false) != 0)
+          return false;
+        return retire(entry, w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
+      }
+      default:
+        return false;
+    }
+    if (e_.uffd_.copy(reinterpret_cast<void*>(page), src, kPageSize, false) != 0) return false;
+    // Brought back ahead of use: as much a refault as a faulting page, for the back-off.
+    uint8_t heat = policy::next_heat(w.heat(), now - w.epoch(), e_.age_threshold_.load(std::memory_order_relaxed),
+                                     heap::kMaxHeat);
+    return retire(entry, w, PageWord::make(PageState::kResident, now, 0, 0, heat));
+  }
+
   // A fault right after the previous page's looks like a sequential run (a scan, a forked
   // child writing its snapshot, a large value read): bring back the following compressed
   // pages too, before they are asked for, each without a wake-up. Stops at the first page
@@ -465,28 +555,48 @@ class FaultService {
     for (uint32_t k = 1; k <= kFaultAroundPages; ++k) {
       uintptr_t next = page + k * kPageSize;
       PageEntry* entry = e_.regions_->page_entry(next);
-      if (entry == nullptr) return;
-      PageWord w = entry->load();
-      if (w.state() != PageState::kCompressed) return;
-      if (!lock_unless_forking(e_.pool_lock_)) return;
+      if (entry == nullptr || entry->load().state() != PageState::kCompressed) return;
       uint32_t size = 0;
-      const void* blob = e_.pool_.data(w.payload(), &size);
-      bool ok = blob != nullptr && codec_.decode(blob, size, page_, e_.dictionary_for(w));
-      e_.pool_lock_.unlock();
-      if (!ok) return;  // the fault on it, if one comes, says so
-      if (e_.uffd_.copy(reinterpret_cast<void*>(next), page_, kPageSize, false) != 0) return;
-      // Brought back ahead of a sequential run that is about to touch it: as much a
-      // refault as the faulting page, for the back-off.
-      uint8_t heat = policy::next_heat(w.heat(), now - w.epoch(), e_.age_threshold_.load(std::memory_order_relaxed),
-                                       heap::kMaxHeat);
-      if (entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, heat))) {
-        e_.pool_.release(w.payload());
-        e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
-        e_.fault_around_.fetch_add(1, std::memory_order_relaxed);
-      }
+      if (!bring_back(next, entry, now, "fault-around", &size)) return;
+      e_.fault_around_.fetch_add(1, std::memory_order_relaxed);
       brought_back(kPageSize - size);
       last_fault_ = next;
     }
+  }
+
+  // restore_all(): every evicted page of every region comes back. A block at a time, with
+  // the messages that arrived meanwhile served between blocks, so faulting threads do not
+  // wait for the whole heap.
+  void restore() {
+    const uint32_t asked = e_.restore_asked_.load(std::memory_order_acquire);
+    uint64_t count = 0;
+    const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
+    for (int r = 0; r < e_.regions_->region_count(); ++r) {
+      heap::RegionView v = e_.regions_->view(r);
+      for (uintptr_t block = v.base; block < v.frontier; block += heap::kBlockSize) {
+        section([&] {
+          uintptr_t end = block + heap::kBlockSize < v.frontier ? block + heap::kBlockSize : v.frontier;
+          for (uintptr_t page = block; page < end; page += kPageSize) {
+            PageEntry* entry = &v.pages[(page - v.base) / kPageSize];
+            PageState st = entry->load().state();
+            // A page the reclaimer is moving is left to it: the caller stops eviction first
+            // when it needs every page (mlock).
+            if (st != PageState::kCompressed && st != PageState::kSameFilled && st != PageState::kStaged) continue;
+            uint32_t size = 0;
+            if (bring_back(page, entry, now, "restore", &size)) {
+              ++count;
+              brought_back(kPageSize - size);
+            }
+          }
+          return true;
+        });
+        section([this] { return read_and_dispatch(); });
+      }
+    }
+    restore_seen_ = asked;
+    e_.restore_last_count_.store(count, std::memory_order_relaxed);
+    e_.restore_passes_.store(asked, std::memory_order_release);
+    e_.restore_done_.notify();
   }
 
   // A fault on a page that was never there (fresh, or purged) in a registered block: the
@@ -496,7 +606,8 @@ class FaultService {
   // a write a kernel copy-on-write fault (about 4 us here) instead of a userfaultfd round
   // trip (about 25 us), and the zero page takes no memory. Each page is owned (Filling)
   // meanwhile, like the faulting page, so the reclaimer cannot move one out under the fill;
-  // a page that is there stops the run (EEXIST) and never gets zeros.
+  // a page that is there stops the run (EEXIST) and never gets zeros. Not in a fork window,
+  // where no page may be seen Filling.
   void zero_ahead(uintptr_t page) {
     PageEntry* entries[kZeroAheadPages];
     PageWord words[kZeroAheadPages];
@@ -506,7 +617,10 @@ class FaultService {
       PageEntry* entry = e_.regions_->page_entry(next);
       if (entry == nullptr) break;
       PageWord w = entry->load();
-      if (w.state() != PageState::kResident || !entry->cas(w, filling_word(w))) break;
+      // A page a purge has still to zap may be there: stop rather than guess.
+      if (w.state() != PageState::kResident || (w.flags() & heap::kFlagZapPending) != 0 ||
+          !entry->cas(w, filling_word(w)))
+        break;
       entries[n] = entry;
       words[n] = w;
       ++n;
@@ -524,33 +638,40 @@ class FaultService {
   // the reclaimer next reads VmRSS.
   void brought_back(uint32_t bytes) { e_.over_target_.fetch_add(bytes, std::memory_order_relaxed); }
 
-  // Purged, unmapped: whatever was evicted there is gone; the next touch reads zeros.
+  // Purged (REMOVE), unmapped (UNMAP), moved away (REMAP): whatever was evicted there is
+  // gone and the next touch reads zeros. The kernel zaps a purged range only after this
+  // event is read, so a page there may still be present for a while: it is marked
+  // kFlagZapPending, and the reclaimer does not move it out until it sees it gone (or a
+  // fault shows it gone): moved out before the zap, its old bytes would come back later.
   void drop(uint64_t start, uint64_t end) {
+    // A purge made through libtmc's madvise or jemalloc's hooks holds reclaim_lock_ until
+    // its zap is done, so the reclaimer cannot race it: nothing to mark.
+    const bool guarded = start >= e_.guarded_purge_start_.load(std::memory_order_acquire) &&
+                         end <= e_.guarded_purge_end_.load(std::memory_order_acquire);
+    const uint8_t zap = guarded ? 0 : heap::kFlagZapPending;
     for (uintptr_t page = start & ~(kPageSize - 1); page < end; page += kPageSize) {
       PageEntry* entry = e_.regions_->page_entry(page);
       if (entry == nullptr) continue;
       for (;;) {
         PageWord w = entry->load();
-        if (w.state() == PageState::kResident || w.state() == PageState::kFilling) break;
+        if (w.state() == PageState::kFilling) break;  // only in zero_ahead, on this thread: cannot be
         if (w.state() == PageState::kEvicting) {
           // The reclaimer owns it; it sees the flag and leaves the page not there. Waiting
           // here instead could deadlock: the purging thread may hold what the reclaimer needs.
           if ((w.flags() & heap::kFlagPurged) != 0 || entry->cas(w, w.with_flags(heap::kFlagPurged))) break;
           continue;
         }
-        if (!entry->cas(w, PageWord::make(PageState::kResident, 0, 0))) continue;
-        if (w.state() == PageState::kCompressed) {
-          e_.pool_.release(w.payload());
-          e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
-        } else if (w.state() == PageState::kSameFilled) {
-          (entry->fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
+        if (w.state() == PageState::kResident) {
+          if ((w.flags() & zap) == zap || entry->cas(w, w.with_flags(zap))) break;
+          continue;
         }
-        break;  // a Staged page's slot is dropped by the reclaimer's failed commit
+        // A Staged page's slot is dropped by the reclaimer's failed commit.
+        if (retire(entry, w, PageWord::make(PageState::kResident, 0, 0, zap))) break;
       }
     }
   }
 
-  static constexpr uint32_t kMaxDeferred = 4096;
+  static constexpr uint32_t kMaxQueued = 4096;
   static constexpr uint32_t kFaultAroundPages = 8;
   static constexpr uint32_t kZeroAheadPages = 16;
   Engine& e_;
@@ -560,17 +681,18 @@ class FaultService {
   uint64_t spin_ns_ = 0;  // TMC_FAULT_SPIN
   uintptr_t last_fault_ = 0;  // the last page served (or brought back ahead), for fault_around
   platform::Uffd child_;      // a forked child's descriptor while serving its faults
-  uffd_msg deferred_[kMaxDeferred];  // held back while a fork is in progress
-  uint32_t deferred_count_ = 0;
-  uffd_msg retry_[kMaxDeferred];  // waiting for pending address-space events (EAGAIN)
+  uffd_msg retry_[kMaxQueued];  // waiting for pending address-space events (EAGAIN)
   uint32_t retry_count_ = 0;
   struct Held {
     uffd_msg msg;
     uint64_t since;  // when it was held
   };
-  Held held_[kMaxDeferred];  // a ring: waiting for room under the RSS target
+  Held held_[kMaxQueued];  // a ring: waiting for room under the RSS target
   uint32_t held_first_ = 0, held_count_ = 0;
   uint64_t hold_max_ns_ = 0;  // TMC_TARGET_HOLD
+  bool verify_ = false;       // TMC_VERIFY
+  bool window_ = false;       // the fork window, as read at the start of the current section
+  uint32_t restore_seen_ = 0;  // restore_all() requests served
 };
 
 }  // namespace

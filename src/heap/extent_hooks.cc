@@ -30,15 +30,15 @@ void* hook_alloc(extent_hooks_t*, void* new_addr, size_t size, size_t alignment,
 // jemalloc's own default on Linux (opt.retain) and keeps regions dense.
 bool hook_dalloc(extent_hooks_t*, void*, size_t, bool, unsigned) { return true; }
 
-std::atomic<void (*)()> g_before_purge{nullptr};
+std::atomic<void (*)(void*, size_t)> g_before_purge{nullptr};
 std::atomic<void (*)()> g_after_purge{nullptr};
 
-// Runs f() between the purge guard's two calls.
+// Runs f(), which purges [addr, addr+len), between the purge guard's two calls.
 template <typename F>
-auto with_purge_guard(F f) {
-  void (*before)() = g_before_purge.load(std::memory_order_acquire);
+auto with_purge_guard(void* addr, size_t len, F f) {
+  void (*before)(void*, size_t) = g_before_purge.load(std::memory_order_acquire);
   void (*after)() = g_after_purge.load(std::memory_order_acquire);
-  if (before != nullptr) before();
+  if (before != nullptr) before(addr, len);
   auto result = f();
   if (after != nullptr) after();
   return result;
@@ -46,7 +46,7 @@ auto with_purge_guard(F f) {
 
 void hook_destroy(extent_hooks_t*, void* addr, size_t size, bool, unsigned) {
   if (g_regions->contains(addr, size)) {
-    with_purge_guard([&] {  // release() purges the range
+    with_purge_guard(addr, size, [&] {  // release() purges the range
       g_regions->release(addr, size);
       return 0;
     });
@@ -175,10 +175,10 @@ RegionSet* managed_regions() { return g_regions; }
 
 int guarded_madvise(void* addr, size_t length, int advice) {
   if (g_regions == nullptr || !g_regions->overlaps(addr, length)) return platform::raw_madvise(addr, length, advice);
-  return with_purge_guard([&] { return platform::raw_madvise(addr, length, advice); });
+  return with_purge_guard(addr, length, [&] { return platform::raw_madvise(addr, length, advice); });
 }
 
-void set_purge_guard(void (*before)(), void (*after)()) {
+void set_purge_guard(void (*before)(void*, size_t), void (*after)()) {
   g_after_purge.store(after, std::memory_order_release);
   g_before_purge.store(before, std::memory_order_release);
 }

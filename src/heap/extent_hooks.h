@@ -24,7 +24,7 @@ size_t pinned_unmanaged_bytes();
 
 // Called around every purge (madvise) jemalloc asks for, on the purging thread. The
 // eviction engine uses them so no page of a purged range is being evicted meanwhile.
-void set_purge_guard(void (*before)(), void (*after)());
+void set_purge_guard(void (*before)(void* addr, size_t len), void (*after)());
 
 // madvise, inside the purge guard when the range touches the managed heap: jemalloc's purges
 // and the application's own madvise (preload/madvise.cc) both go through it, so no page of

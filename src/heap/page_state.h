@@ -6,6 +6,7 @@
 //   Staged ──(incompressible, pool full: reclaimer, via Evicting)──► Resident  (moved back)
 //   Staged | Compressed | SameFilled ──(fault: copied back)──► Resident
 //   Staged | Compressed | SameFilled ──(REMOVE/UNMAP event: purged)──► Resident  (reads zero)
+//   Resident ──(REMOVE of an unguarded purge)──► Resident+ZapPending ──(seen gone)──► Resident
 //   Evicting ──(MOVE failed: not present, shared, pinned)──► Resident
 //   Resident ──(fault on a page that is not there: fault thread)──► Filling ──► Resident
 //
@@ -20,6 +21,9 @@
 // sets kFlagPurged on the word instead; the reclaimer sees the flag when it tries to leave
 // Evicting and makes sure the page ends up not there (it moves it out again if it had just
 // moved it back), so purged memory reads as zero (design invariant 2).
+//
+// Entry's second word: SameFilled: the fill word; Compressed: the xxh3 of the page's bytes at
+// eviction (TMC_VERIFY).
 //
 // Word layout: state (bits 0-3) | flags (4-7) | epoch (8-31) | payload (32-58) | heat (59-63).
 //   epoch:   the reclaimer epoch (a second, or a pass without a cold age) in which the page
@@ -50,6 +54,12 @@ enum class PageState : uint8_t {
 inline constexpr uint8_t kFlagPurged = 1;         // purged while the reclaimer owned it
 inline constexpr uint8_t kFlagIncompressible = 2;  // Resident: did not compress; retry later
 inline constexpr uint8_t kFlagDict = 4;            // Compressed: with the engine's dictionary
+// Resident: a purge the application made without libtmc's madvise (a raw system call,
+// io_uring) named this page, and the kernel zaps it only after the event is read: until a
+// fault or the pagemap shows the page gone, the reclaimer leaves it where it is (moved out
+// before the zap, its old bytes would come back). A MADV_FREE made that way (no zap) keeps
+// its pages resident until they are next faulted in.
+inline constexpr uint8_t kFlagZapPending = 8;
 
 const char* page_state_name(PageState s);
 
@@ -77,7 +87,7 @@ struct PageWord {
 // One per managed OS page, in a region's page table.
 struct PageEntry {
   std::atomic<uint64_t> word;  // a PageWord
-  uint64_t fill;               // SameFilled: the repeated word (written before the state)
+  uint64_t fill;               // SameFilled: the repeated word; Compressed: the page's hash (both written before the state)
 
   PageWord load() const { return PageWord{word.load(std::memory_order_acquire)}; }
   bool cas(PageWord expected, PageWord desired) {

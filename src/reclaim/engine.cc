@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -149,12 +150,17 @@ bool Engine::start(heap::RegionSet* regions) {
   }
   void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (staging == MAP_FAILED || uffd_.register_missing(staging, kStagingSlots * heap::kPageSize) != 0) {
+  // Registered in write-protect mode only: UFFDIO_MOVE needs both ends registered, but
+  // nothing in the staging area may trap. A page moved there can vanish (a MADV_FREEd page
+  // that memory pressure discards): it then reads as zeros, which is all a lazily freed
+  // page promises, instead of a fault on the engine's own descriptor that nobody serves.
+  if (staging == MAP_FAILED || uffd_.register_write_protect(staging, kStagingSlots * heap::kPageSize) != 0) {
     log::warn().str("cannot set up the staging area; running as a plain allocator").flush();
     uffd_.close();
     return false;
   }
   staging_ = static_cast<char*>(staging);
+  if (!fork_log_.init()) log::warn().str("no memory for the fork log; blobs freed during a fork are kept").flush();
   running_.store(true, std::memory_order_release);
   if (!spawn(fault_service_main, "tmc-fault")) {
     running_.store(false);
@@ -182,17 +188,25 @@ bool Engine::is_own_thread(int32_t tid) const {
   return false;
 }
 
-void Engine::before_purge() {
-  if (running()) pthread_mutex_lock(&reclaim_lock_);
+void Engine::before_purge(void* addr, size_t len) {
+  if (!running()) return;
+  pthread_mutex_lock(&reclaim_lock_);
+  guarded_purge_start_.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_relaxed);
+  guarded_purge_end_.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
 }
 void Engine::after_purge() {
-  if (running()) pthread_mutex_unlock(&reclaim_lock_);
+  if (!running()) return;
+  guarded_purge_end_.store(0, std::memory_order_release);
+  guarded_purge_start_.store(0, std::memory_order_relaxed);
+  pthread_mutex_unlock(&reclaim_lock_);
 }
 
-// Before fork: one fork at a time; the reclaimer finishes its batch and waits; the fault
-// thread stops taking locks (fork_gate_) but keeps reading events, because the kernel
-// holds fork() until the FORK event is read. The hand-over socket carries the child's
-// userfaultfd from the fault thread to the child.
+// Before fork: one fork at a time; the reclaimer finishes its batch and waits (no page is
+// mid-move, the pool is neither compacted nor grown); then the fork window opens
+// (reclaim/fork_window.h): the fault thread goes on serving every fault, since glibc's fork
+// takes locks in heap memory after this handler, but frees no blob and leaves no page in a
+// transient state. The hand-over socket carries the child's userfaultfd from the fault
+// thread to the child.
 void Engine::prefork() {
   if (!running()) return;
   pthread_mutex_lock(&g_fork_lock);
@@ -203,21 +217,29 @@ void Engine::prefork() {
     g_child_end = sv[1];
   }
   handed_over_.store(false, std::memory_order_release);
-  fork_gate_.store(true, std::memory_order_release);
-  // Wait until the fault thread holds no lock: it takes staging_lock_ and pool_lock_ only
-  // while the gate is open, so holding both here proves it is outside them.
-  staging_lock_.lock();
-  pool_lock_.lock();
+  fork_window_.store(true, std::memory_order_seq_cst);
+  // The fault thread reads the window once per section of work: wait for the section under
+  // way, which may still fill a page through Filling or free a blob. Bounded: the fault
+  // thread never waits for an application thread.
+  while (dispatching_.load(std::memory_order_seq_cst)) sched_yield();
+}
+
+// Closes the fork window in this process: once the fault thread is out of the section that
+// may still have seen it open, it appends nothing more, and the blobs of the pages it
+// brought back or dropped meanwhile are released (reclaim/fork_window.h).
+void Engine::close_fork_window() {
+  fork_window_.store(false, std::memory_order_seq_cst);
+  while (dispatching_.load(std::memory_order_seq_cst)) sched_yield();
+  fork_log_.settle(pool_);
 }
 
 // Until the child's own fault thread runs, the child's faults are served by this process's
-// fault thread, from this process's page table and pool: they are frozen while the fork is in
-// progress (the reclaimer waits, the fault thread defers this process's events, purges wait
-// for reclaim_lock_), so they are exactly the child's memory at fork time. glibc touches heap
-// memory in the child before any fork handler runs (FILE locks, cached thread stacks' TLS),
-// and that memory may be evicted. The child says 'r' once its fault thread runs; the fault
-// thread here then stops reading the child's descriptor and the child hears 'a' before its
-// own reclaimer may evict anything (a page it evicts must never be served from here).
+// fault thread: from this process's pool, where nothing is freed while the window is open,
+// and from the page words as they were at the fork (this process's words, or the old word
+// of a page the fault thread changed meanwhile: fork_window.h). The child says 'r' once its
+// fault thread runs; the fault thread here then stops reading the child's descriptor and the
+// child hears 'a' before its own fault thread serves anything and its reclaimer may evict
+// (a page it evicts must never be served from here).
 void Engine::postfork_parent() {
   if (!running()) return;
   int s = fork_socket_.load(std::memory_order_acquire);
@@ -236,9 +258,7 @@ void Engine::postfork_parent() {
     }
     send_byte(s, 'a');
   }
-  pool_lock_.unlock();
-  staging_lock_.unlock();
-  fork_gate_.store(false, std::memory_order_release);
+  close_fork_window();
   s = fork_socket_.exchange(-1);
   if (s >= 0) close(s);
   if (g_child_end >= 0) close(g_child_end);
@@ -249,17 +269,23 @@ void Engine::postfork_parent() {
 
 // In the child: the parent's descriptor is useless here (it drives the parent's memory);
 // the child's own arrives through the socket. The child's copies of the pool and page
-// tables are the parent's memory at fork time, copy-on-write: the child serves its own
-// faults from them, lazily (see postfork_parent for the time before its thread runs).
+// tables are the parent's memory at fork time, copy-on-write, settled against the fork
+// window's log: the child serves its own faults from them, lazily (see postfork_parent
+// for the time before its thread runs).
 void Engine::postfork_child() {
   if (!running()) return;
   pool_lock_.reset_after_fork();
   staging_lock_.reset_after_fork();
   pool_.reset_after_fork();
   for (auto& slot : own_tids_) slot.store(0, std::memory_order_relaxed);
-  fork_gate_.store(false, std::memory_order_relaxed);
+  fork_window_.store(false, std::memory_order_relaxed);
+  dispatching_.store(false, std::memory_order_relaxed);
+  fork_log_.settle(pool_);
   child_serve_fd_.store(-1, std::memory_order_relaxed);
   stop_child_serve_.store(false, std::memory_order_relaxed);
+  // Nobody here waits for a restore the parent was asked for.
+  restore_passes_.store(restore_asked_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  restore_done_.reset_after_fork();
   // The parent's view of its RSS against the target: the child's reclaimer, once it runs,
   // decides for the child. Until then no fault of the child is held.
   hold_.store(false, std::memory_order_relaxed);
@@ -284,6 +310,9 @@ void Engine::postfork_child() {
     return;
   }
   uffd_.adopt(fd, features);
+  // The fault thread starts reading only once the parent has let go ('a' below): two
+  // readers of one descriptor could serve a page from two different states.
+  child_may_serve_.store(false, std::memory_order_relaxed);
   bool started = spawn(fault_service_main, "tmc-fault");
   send_byte(sock, 'r');
   if (!started) {
@@ -294,8 +323,21 @@ void Engine::postfork_child() {
   }
   bool acked = wait_byte(sock, 'a', 20000);
   close(sock);
+  child_may_serve_.store(true, std::memory_order_release);
   if (acked) start_reclaimer();
   else log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
+}
+
+uint64_t Engine::restore_all() {
+  if (!running()) return 0;
+  const uint32_t asked = restore_asked_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  for (;;) {
+    uint32_t ticket = restore_done_.ticket();
+    if (static_cast<int32_t>(restore_passes_.load(std::memory_order_acquire) - asked) >= 0) break;
+    if (!running()) return 0;
+    restore_done_.wait(ticket, 100'000'000);
+  }
+  return restore_last_count_.load(std::memory_order_relaxed);
 }
 
 void Engine::fill_stats(tmc_stats* out) const {
@@ -315,6 +357,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->fault_ns_p99 = fault_latency_.percentile(0.99);
   out->cpu_ns_background += cpu_ns_.load(std::memory_order_relaxed);
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
+  out->verify_failures = verify_failures_.load(std::memory_order_relaxed);
   out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);
   out->dict_bytes = dict_ready_.load(std::memory_order_acquire) ? dict_.memory_bytes() : 0;
   out->refault_distance_p50_ms = refault_distance_ms_.percentile(0.50);

@@ -28,6 +28,7 @@
 #include "heap/regions.h"
 #include "platform/uffd.h"
 #include "pool/pool.h"
+#include "reclaim/fork_window.h"
 #include "reclaim/page_recycler.h"
 #include "tmc/tmc.h"
 
@@ -49,13 +50,24 @@ class Engine {
   bool running() const { return running_.load(std::memory_order_acquire); }
 
   // jemalloc's purge hook calls these around its madvise (see the lock order above).
-  void before_purge();
+  void before_purge(void* addr, size_t len);
   void after_purge();
 
   // Fork protocol (runtime/fork.cc calls these in order).
   void prefork();
   void postfork_parent();
   void postfork_child();
+  void close_fork_window();
+
+  // Brings every evicted page (Staged, Compressed, SameFilled) of this process back, for
+  // debuggers, core dumps and mlock. The fault thread does the work (it alone brings pages
+  // back); the caller waits until a full pass that began after the call is done. Returns
+  // the pages that pass brought back; 0 when the engine is not running. Safe from any
+  // thread but the fault thread.
+  uint64_t restore_all();
+  // Stops (true) or resumes eviction; pages already evicted are still served.
+  void suspend_eviction(bool suspended) { eviction_suspended_.store(suspended, std::memory_order_release); }
+  bool eviction_suspended() const { return eviction_suspended_.load(std::memory_order_acquire); }
 
   // Contributes the compression fields of the stats.
   void fill_stats(tmc_stats* out) const;
@@ -112,14 +124,34 @@ class Engine {
   SpinLock staging_lock_;
   SpinLock pool_lock_;
 
-  // Fork hand-over: the fault thread sends the child's userfaultfd here (see prefork).
+  // ---- fork (engine.cc prefork; reclaim/fork_window.h says why and how) ----------------
+  // The child's userfaultfd goes to the child over this socket.
   std::atomic<int> fork_socket_{-1};
-  std::atomic<bool> fork_gate_{false};  // while set, the fault thread defers work needing locks
+  // Open from prefork until the child serves its own faults (or the fork failed): the
+  // fault thread frees no blob and uses no transient page state meanwhile.
+  std::atomic<bool> fork_window_{false};
+  // Set while the fault thread handles what it read (it reads fork_window_ once per such
+  // section); prefork waits for it to clear after opening the window.
+  std::atomic<bool> dispatching_{false};
+  ForkWindowLog fork_log_;
   // The child's userfaultfd while this process's fault thread serves the child's faults
-  // (from the FORK event until the child's own fault thread runs; engine.cc postfork_parent).
+  // (from the FORK event until the child's own fault thread runs).
   std::atomic<int> child_serve_fd_{-1};
   std::atomic<bool> stop_child_serve_{false};
   std::atomic<bool> handed_over_{false};  // the fault thread has dealt with this fork's FORK event
+  // In a forked child, false until the parent has stopped serving the child's faults: the
+  // child's fault thread waits for it before it reads its descriptor.
+  std::atomic<bool> child_may_serve_{true};
+
+  // restore_all(): requests and completed passes, counted; the fault thread rings
+  // restore_done_ after each pass.
+  std::atomic<uint32_t> restore_asked_{0}, restore_passes_{0};
+  std::atomic<uint64_t> restore_last_count_{0};
+  base::Wakeup restore_done_;
+  std::atomic<bool> eviction_suspended_{false};
+  // The range of the purge under way through the purge guard (one at a time: it holds
+  // reclaim_lock_), so the fault thread can tell its REMOVE event from an unguarded one.
+  std::atomic<uintptr_t> guarded_purge_start_{0}, guarded_purge_end_{0};
 
   // Kernel thread ids of libtmc's own threads that could touch managed memory by mistake (the
   // reclaimer, the background thread); a fault from one of them is a bug (invariant 4),
@@ -130,7 +162,7 @@ class Engine {
   bool is_own_thread(int32_t tid) const;
 
   // Counters.
-  std::atomic<uint64_t> self_faults_{0}, fault_around_{0};
+  std::atomic<uint64_t> self_faults_{0}, fault_around_{0}, verify_failures_{0};
   std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0}, held_faults_{0}, hold_ns_{0};
   LatencyHistogram refault_distance_ms_;  // same buckets, milliseconds
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},

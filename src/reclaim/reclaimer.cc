@@ -81,6 +81,7 @@ struct Slot {
   PageWord staged;  // the word the page is expected to hold: Resident when picked, then Staged
   codec::Encoded encoded;
   pool::Handle handle;
+  uint64_t hash;  // TMC_VERIFY: of the page's bytes, for its entry
 };
 
 class Reclaimer {
@@ -108,6 +109,7 @@ class Reclaimer {
     pacer_.reset(now_ns(), cpu_reported_);
     platform::machine_cpu_ticks(&idle_ticks_, &total_ticks_);
     max_blob_ = kPageSize * (100 - control::option(OptionId::min_saving)) / 100;
+    verify_ = control::option_bool(OptionId::verify);
     // A forked child inherits the parent's dictionary, sealed or half filled.
     if (control::option(OptionId::dict) != 0 && e_.dict_.memory_bytes() == 0 &&
         !e_.dict_.init(kind, static_cast<int>(control::option(OptionId::zstd_level))))
@@ -291,7 +293,14 @@ class Reclaimer {
     count_ = 0;
     for (size_t i = 0; i < pages; ++i) {
       uint64_t pm = pagemap_[i];
-      if ((pm & kPagemapPresent) == 0) continue;
+      if ((pm & kPagemapPresent) == 0) {
+        // Gone: a purge that was still to zap this page has done so.
+        PageEntry* gone = &v.pages[(block + i * kPageSize - v.base) / kPageSize];
+        PageWord g = gone->load();
+        if (g.state() == PageState::kResident && (g.flags() & heap::kFlagZapPending) != 0)
+          gone->cas(g, PageWord{g.raw & ~(uint64_t{heap::kFlagZapPending} << 4)});
+        continue;
+      }
       if ((pm & kPagemapExclusive) == 0) {  // shared with a child or KSM: MOVE would fail
         // The zero page (a read of a page never written, or the fault thread's zero_ahead)
         // holds nothing to evict.
@@ -303,6 +312,7 @@ class Reclaimer {
       PageEntry* entry = &v.pages[(page - v.base) / kPageSize];
       PageWord w = entry->load();
       if (w.state() != PageState::kResident) continue;
+      if ((w.flags() & heap::kFlagZapPending) != 0) continue;  // a purge's zap may still come
       if (threshold != 0) {
         if (w.epoch() == 0) {  // first seen: its age counts from now
           entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
@@ -322,7 +332,7 @@ class Reclaimer {
       } else if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryPasses) {
         continue;  // without a cold age, an incompressible page would be retried every pass
       }
-      slots_[count_++] = Slot{page, entry, w, {}, 0};
+      slots_[count_++] = Slot{page, entry, w, {}, 0, 0};
       if (count_ == Engine::kBatchPages) {
         evicted += evict_batch(v, block, now);
         count_ = 0;
@@ -352,7 +362,7 @@ class Reclaimer {
   uint64_t evict_batch(const heap::RegionView& v, uintptr_t block, uint32_t now) {
     pthread_mutex_lock(&e_.reclaim_lock_);
     uint64_t done = 0;
-    if (!e_.failed_.load() && ensure_registered(v, block) && make_room()) {
+    if (!e_.failed_.load() && !e_.eviction_suspended() && ensure_registered(v, block) && make_room()) {
       locked_block_ = false;
       uint32_t staged = move_out(now);
       e_.recycler_.offer_up_to(e_.staging_ + size_t{first_slot_} * kPageSize);  // the batches before this one
@@ -373,7 +383,10 @@ class Reclaimer {
   // false then, and the caller makes sure the page is not there.
   static bool leave_evicting(PageEntry* entry, PageWord evicting, PageWord to) {
     if (entry->cas(evicting, to)) return true;
-    entry->cas(evicting.with_flags(heap::kFlagPurged), PageWord::make(PageState::kResident, 0, 0));
+    // Only an unguarded purge can meet a page mid-eviction (the guard holds reclaim_lock_):
+    // its zap may still come, so a page left in place is not taken again until it is gone.
+    entry->cas(evicting.with_flags(heap::kFlagPurged),
+               PageWord::make(PageState::kResident, 0, 0, heap::kFlagZapPending));
     return false;
   }
 
@@ -441,6 +454,7 @@ class Reclaimer {
       const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
       s.encoded = codec_.encode(page, blob_, 2 * kPageSize, max_blob_, dict);
       s.handle = 0;
+      s.hash = verify_ && s.encoded.kind == codec::Encoded::Kind::kCompressed ? codec::page_hash(page) : 0;
       if (dict == nullptr && s.entry != nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
         dict = sample_for_dictionary(page);
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
@@ -495,6 +509,7 @@ class Reclaimer {
           }
           break;
         case codec::Encoded::Kind::kCompressed:
+          s.entry->fill = s.hash;  // read by whoever loads the Compressed word (acquire)
           if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
                                                     s.encoded.with_dict ? heap::kFlagDict : 0, s.staged.heat()))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
@@ -531,6 +546,12 @@ class Reclaimer {
       size_t moved = 0;
       int err = e_.uffd_.move(page, slot, kPageSize, true, &moved);
       if (err == 0) break;
+      if (err == ENOENT) {
+        // The slot is empty: the page was lazily freed (MADV_FREE) and memory pressure
+        // discarded it there. It reads as zeros from now on, as it would have in place.
+        leave_evicting(s.entry, evicting, PageWord::make(PageState::kResident, now, 0, 0, s.staged.heat()));
+        return true;
+      }
       // Not moved: the bytes are still in the slot, where a fault can find them again.
       bool purged = !leave_evicting(s.entry, evicting, s.staged);
       if (purged) return true;
@@ -568,7 +589,7 @@ class Reclaimer {
     int err = e_.uffd_.unregister(e_.staging_, len);
     if (err == 0) {
       platform::raw_madvise(e_.staging_, first_slot_ * kPageSize, MADV_DONTNEED);
-      err = e_.uffd_.register_missing(e_.staging_, len);
+      err = e_.uffd_.register_write_protect(e_.staging_, len);  // as in Engine::start
     }
     if (err != 0) {
       e_.fail("re-registering the staging area", err);
@@ -601,6 +622,7 @@ class Reclaimer {
   uint64_t rss_read_ns_ = 0;
   uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_
   size_t max_blob_ = 0;
+  bool verify_ = false;  // TMC_VERIFY
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked

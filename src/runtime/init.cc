@@ -231,7 +231,7 @@ void on_library_load() {
   if (!g_active) return;
   start_background_thread();
   if (control::option_bool(control::OptionId::compress) && reclaim::engine().start(&g_regions)) {
-    heap::set_purge_guard([] { reclaim::engine().before_purge(); }, [] { reclaim::engine().after_purge(); });
+    heap::set_purge_guard([](void* addr, size_t len) { reclaim::engine().before_purge(addr, len); }, [] { reclaim::engine().after_purge(); });
     control::register_stats_source([](tmc_stats* out) { reclaim::engine().fill_stats(out); });
   }
 }
