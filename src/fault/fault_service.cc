@@ -248,34 +248,17 @@ class FaultService {
     return true;
   }
 
+  // The FORK event put the child's userfaultfd in this thread's table: keep it, to serve
+  // the child's faults until the child's own thread runs; postfork_parent sends the child a
+  // copy (engine.cc).
   void hand_over(int child_fd) {
-    int sock = e_.fork_socket_.load(std::memory_order_acquire);
-    if (sock < 0) {
+    if (e_.fork_socket_.load(std::memory_order_acquire) < 0) {
       // A fork that bypassed libc's fork() (raw clone): there is no child to hand it to.
       log::warn().str("a child was forked without fork(); its evicted pages will read as zero").flush();
       close(child_fd);
-      return;
-    }
-    char byte = 'u';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &child_fd, sizeof(int));
-    if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1) {
-      log::warn().str("cannot hand the forked child its userfaultfd (").str(strerror(errno)).str(")").flush();
-      close(child_fd);
     } else {
-      // Kept: this thread serves the child's faults until the child's own thread runs.
       child_.adopt(child_fd, e_.uffd_.features());
-      e_.child_serve_fd_.store(child_fd, std::memory_order_release);
+      e_.child_serve_fd_.store(child_.fd(), std::memory_order_release);
     }
     e_.handed_over_.store(true, std::memory_order_release);
   }
@@ -699,6 +682,7 @@ class FaultService {
 
 void* fault_service_main(void* arg) {
   Engine& e = *static_cast<Engine*>(arg);
+  e.fault_tid_.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   void* memory = base::meta_alloc(sizeof(FaultService));
   if (memory == nullptr) {
     e.fail("allocating the fault service", ENOMEM);

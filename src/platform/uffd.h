@@ -37,6 +37,8 @@ class Uffd {
   // Takes over an already negotiated descriptor (a forked child's, from a FORK event).
   void adopt(int fd, UffdFeatures features);
   void close();
+  // Forgets the descriptor without closing it (it belongs to another table).
+  void forget() { fd_ = -1; }
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
   UffdFeatures features() const { return features_; }

@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "control/options.h"
+#include "platform/fd_table.h"
 #include "platform/uffd_compat.h"
 
 namespace tmc::reclaim {
@@ -41,13 +42,36 @@ constexpr uint64_t kWanted = kRequired | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE
 pthread_mutex_t g_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 int g_child_end = -1;  // the child's end of the fork hand-over socket, between prefork and postfork
 
+// Whether libtmc's threads keep their descriptors in tables of their own
+// (platform/fd_table.h), decided at start: the application's table then holds none of
+// libtmc's descriptors once the engine's threads run.
+bool g_private_fds = false;
+
+// The thread spawn() is starting (one at a time: start-up, or a forked child's postfork).
+struct Starting {
+  void* (*body)(void*) = nullptr;
+  std::atomic<int> state{0};  // 1: running with a private table (or none wanted), 2: unshare failed
+};
+Starting g_starting;
+
+void* thread_start(void*) {
+  void* (*body)(void*) = g_starting.body;
+  int state = 1;
+  if (g_private_fds && platform::make_private_fd_table(g_engine.uffd_.fd()) != 0) state = 2;
+  g_starting.state.store(state, std::memory_order_release);
+  return body(&g_engine);
+}
+
 // The engine's threads get stacks of their own, mapped here: glibc would otherwise hand them
 // a cached stack of an exited thread and touch that thread's TLS vector, which lives in the
-// heap and may be evicted (in a forked child, before any fault thread runs).
+// heap and may be evicted (in a forked child, before any fault thread runs). spawn() returns
+// once the thread has its own descriptor table.
 bool spawn(void* (*body)(void*), const char* name) {
   constexpr size_t kStack = 256 * 1024;
   void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return false;
+  g_starting.body = body;
+  g_starting.state.store(0, std::memory_order_relaxed);
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -56,7 +80,7 @@ bool spawn(void* (*body)(void*), const char* name) {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstack(&attr, stack, kStack);
   pthread_t thread;
-  int rc = pthread_create(&thread, &attr, body, &g_engine);
+  int rc = pthread_create(&thread, &attr, thread_start, nullptr);
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (rc != 0) {
@@ -64,7 +88,41 @@ bool spawn(void* (*body)(void*), const char* name) {
     return false;
   }
   pthread_setname_np(thread, name);
+  int state = 0;
+  for (int i = 0; i < 100000 && (state = g_starting.state.load(std::memory_order_acquire)) == 0; ++i) {
+    timespec ts{0, 50000};
+    nanosleep(&ts, nullptr);
+  }
+  if (state != 1 && g_private_fds) {
+    // This thread shares the application's table after all: so must the descriptor.
+    g_private_fds = false;
+    log::warn().str("a libtmc thread could not get a descriptor table of its own; a program closing every descriptor would lose its compressed pages").flush();
+  }
   return true;
+}
+
+// Once the engine's threads hold the userfaultfd in their own tables, the application's
+// table lets go of it: the number is the application's again.
+void release_app_copy_of_uffd() {
+  if (g_private_fds) ::close(g_engine.uffd_.fd());
+}
+
+// Sends fd over the fork hand-over socket.
+bool send_fd(int sock, int fd) {
+  char byte = 'u';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &m, MSG_NOSIGNAL) == 1;
 }
 
 void start_reclaimer() {
@@ -142,6 +200,7 @@ void Engine::fail(const char* what, int err) {
 
 bool Engine::start(heap::RegionSet* regions) {
   regions_ = regions;
+  g_private_fds = platform::private_fd_tables_supported();
   const char* why = nullptr;
   int err = uffd_.open(kWanted, kRequired, &why);
   if (err != 0) {
@@ -169,6 +228,7 @@ bool Engine::start(heap::RegionSet* regions) {
     return false;
   }
   start_reclaimer();
+  release_app_copy_of_uffd();
   log::info().str("compressing pages older than the cold age with ")
       .str(control::option(OptionId::codec) == 0 ? "lz4" : "zstd").flush();
   return true;
@@ -248,7 +308,13 @@ void Engine::postfork_parent() {
     timespec ts{0, 100000};
     nanosleep(&ts, nullptr);
   }
-  if (s >= 0 && child_serve_fd_.load(std::memory_order_acquire) >= 0) {
+  const int child_fd = child_serve_fd_.load(std::memory_order_acquire);
+  if (s >= 0 && child_fd >= 0) {
+    // The FORK event put the child's descriptor in the fault thread's table.
+    int fd = g_private_fds ? platform::fetch_thread_fd(fault_tid_.load(std::memory_order_relaxed), child_fd) : child_fd;
+    if (fd < 0 || !send_fd(s, fd))
+      log::warn().str("cannot hand the forked child its userfaultfd (").str(strerror(errno)).str(")").flush();
+    if (g_private_fds && fd >= 0) close(fd);
     if (!wait_byte(s, 'r', 10000))
       log::warn().str("forked child did not start its fault thread in 10 s").flush();
     stop_child_serve_.store(true, std::memory_order_release);
@@ -291,13 +357,15 @@ void Engine::postfork_child() {
   hold_.store(false, std::memory_order_relaxed);
   faults_held_.store(0, std::memory_order_relaxed);
   room_wanted_.reset_after_fork();
-  recycler_.close_after_fork();
+  // The parent's descriptors: in this table only if libtmc's threads shared it.
+  recycler_.close_after_fork(!g_private_fds);
   pthread_mutex_init(&reclaim_lock_, nullptr);
   pthread_mutex_init(&g_fork_lock, nullptr);
   int parent_end = fork_socket_.exchange(-1);
   if (parent_end >= 0) close(parent_end);
   platform::UffdFeatures features = uffd_.features();
-  uffd_.close();
+  if (g_private_fds) uffd_.forget();  // the number may be one of the application's here
+  else uffd_.close();
   int sock = g_child_end;
   g_child_end = -1;
   int fd = sock >= 0 ? receive_fd(sock) : -1;
@@ -325,7 +393,8 @@ void Engine::postfork_child() {
   close(sock);
   child_may_serve_.store(true, std::memory_order_release);
   if (acked) start_reclaimer();
-  else log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
+  release_app_copy_of_uffd();
+  if (!acked) log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
 }
 
 uint64_t Engine::restore_all() {

@@ -142,6 +142,7 @@ class Engine {
   // In a forked child, false until the parent has stopped serving the child's faults: the
   // child's fault thread waits for it before it reads its descriptor.
   std::atomic<bool> child_may_serve_{true};
+  std::atomic<int32_t> fault_tid_{0};  // the fault thread's kernel thread id
 
   // restore_all(): requests and completed passes, counted; the fault thread rings
   // restore_done_ after each pass.

@@ -19,8 +19,9 @@ bool PageRecycler::open() {
   return !given_up_;
 }
 
-void PageRecycler::close_after_fork() {
-  uffd_.close();
+void PageRecycler::close_after_fork(bool in_this_table) {
+  if (in_this_table) uffd_.close();
+  else uffd_.forget();
   next_ = end_ = nullptr;
   given_up_ = false;
 }

@@ -28,9 +28,9 @@ class PageRecycler final : public pool::PageSource {
  public:
   // Opens the descriptor; false if the kernel cannot (the pool then gets fresh pages).
   bool open();
-  // In a forked child: the descriptor drives the parent's address space. Closed; the
-  // child's reclaimer opens its own.
-  void close_after_fork();
+  // In a forked child: the descriptor drives the parent's address space. Closed if it is
+  // in the calling thread's table (else only forgotten); the child's reclaimer opens its own.
+  void close_after_fork(bool in_this_table);
   bool is_open() const { return uffd_.is_open(); }
 
   // The ring of staging slots starts over at `ring` (emptied): nothing is on offer.
