@@ -435,7 +435,10 @@ class Reclaimer {
           locked_block_ = true;
           break;
         }
-        if (err == EBUSY) e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
+        if (err == EBUSY) {
+          e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
+          unshare(slots_[i + done]);
+        }
         else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
         if (err == EAGAIN) break;  // the rest of the batch waits for the next pass
         i += done + 1;
@@ -444,6 +447,22 @@ class Reclaimer {
       }
     }
     return staged;
+  }
+
+  // A page the pagemap showed mapped by this process alone that UFFDIO_MOVE still refused:
+  // after a fork, a page stays marked shared (copy-on-write) after the child exits or
+  // execs, until this process writes it, and the kernel moves only pages it knows are
+  // exclusive. An atomic add of zero is such a write, which changes no byte whatever the
+  // application writes at the same time; the page is then taken in a later pass. Without
+  // it, every page a forked child (Redis's BGSAVE) once shared would stay resident until
+  // written. A page that really is shared (the pagemap said so) was skipped before.
+  void unshare(const Slot& s) {
+    PageWord w = s.entry->load();
+    // Only a page still in place: one a purge named may be gone, and touching it would be a
+    // fault of libtmc's own.
+    if (w.state() != PageState::kResident || (w.flags() & heap::kFlagZapPending) != 0) return;
+    __atomic_fetch_add(reinterpret_cast<uint64_t*>(s.page), 0, __ATOMIC_RELAXED);
+    e_.unshared_pages_.fetch_add(1, std::memory_order_relaxed);
   }
 
   // Step 2, outside any lock the fault thread needs.

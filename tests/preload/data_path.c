@@ -309,6 +309,20 @@ static int test_lazyfree_staging(void) {
   return 0;
 }
 
+// After a fork whose child has exited, the pages the child shared are evicted like any
+// other (the kernel keeps them marked shared until this process writes them).
+static int test_after_fork_evict(void) {
+  const size_t n = 8 * MB;
+  char* a = malloc(n);
+  fill_pattern(a, n, 6);
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  waitpid(pid, NULL, 0);
+  if (!wait_evicted(n / PAGE - 16)) return fail("pages once shared with an exited child stay resident");
+  if (count_wrong_pages(a, n, 6) != 0) return fail("pages wrong after eviction");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   static const struct {
     const char* name;
@@ -317,7 +331,7 @@ int main(int argc, char** argv) {
       {"nss_fork", test_nss_fork},           {"stdio_fork", test_stdio_fork},
       {"fork_after_free", test_fork_after_free}, {"closefrom_child", test_closefrom_child},
       {"descriptors", test_descriptors},     {"raw_madvise", test_raw_madvise},
-      {"lazyfree_staging", test_lazyfree_staging},
+      {"lazyfree_staging", test_lazyfree_staging}, {"after_fork_evict", test_after_fork_evict},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s TEST\n", argv[0]);
