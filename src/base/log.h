@@ -14,6 +14,11 @@ enum class Level : int { kQuiet = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 // Set once from the options table at start-up; warn is the default.
 void set_level(Level level);
+
+// The calling thread has a descriptor table of its own (platform/fd_table.h): its lines go
+// to the application's stderr, fetched from the process's main thread for each line (lines
+// are rare), not to a copy the application may have closed or replaced.
+void use_application_stderr();
 Level level();
 
 // Builds one line in a fixed stack buffer; flush() writes it to stderr if the level allows.

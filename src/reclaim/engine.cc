@@ -57,7 +57,10 @@ Starting g_starting;
 void* thread_start(void*) {
   void* (*body)(void*) = g_starting.body;
   int state = 1;
-  if (g_private_fds && platform::make_private_fd_table(g_engine.uffd_.fd()) != 0) state = 2;
+  if (g_private_fds) {
+    if (platform::make_private_fd_table(g_engine.uffd_.fd()) == 0) log::use_application_stderr();
+    else state = 2;
+  }
   g_starting.state.store(state, std::memory_order_release);
   return body(&g_engine);
 }
