@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,7 +283,13 @@ class FaultService {
     bool write = (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
     PageEntry* entry = e_.regions_->page_entry(page);
     PageWord w = entry != nullptr ? entry->load() : PageWord{};
-    if (entry != nullptr) e_.fork_log_.old_word(entry, &w);
+    if (entry != nullptr && !e_.fork_log_.old_word(entry, &w) && e_.fork_log_.overflowed_now()) {
+      // Changes went unlogged: read the child's own word instead.
+      if (!read_child_word(msg.arg.pagefault.feat.ptid, entry, &w)) {
+        log::warn().str("cannot read a forked child's page state (").str(strerror(errno))
+            .str("); its page at ").hex(page).str(" is served from this process's").flush();
+      }
+    }
     const void* src = zero_;
     switch (w.state()) {
       case PageState::kCompressed: {
@@ -318,6 +325,16 @@ class FaultService {
     child_.copy(reinterpret_cast<void*>(page), src, kPageSize, true);
   }
 
+  // The word and second word of `entry` in the child whose thread `tid` faulted.
+  static bool read_child_word(uint32_t tid, const PageEntry* entry, PageWord* w) {
+    uint64_t words[2];
+    iovec local{words, sizeof(words)};
+    iovec remote{const_cast<PageEntry*>(entry), sizeof(words)};
+    if (tid == 0 || process_vm_readv(static_cast<pid_t>(tid), &local, 1, &remote, 1, 0) != sizeof(words)) return false;
+    w->raw = words[0];
+    return true;
+  }
+
   void serve_child_messages() {
     uffd_msg msgs[16];
     ssize_t got = read(child_.fd(), msgs, sizeof(msgs));
@@ -351,7 +368,10 @@ class FaultService {
   // window the change is logged first and the blob is kept (reclaim/fork_window.h); the
   // counters change at once either way. False if the word was no longer `old`.
   bool retire(PageEntry* entry, PageWord old, PageWord now) {
-    const bool logged = window_ && old.state() == PageState::kCompressed ? e_.fork_log_.append(entry, old) : false;
+    // Every change is logged, not only those that free a blob: a forked child served from
+    // here must see the word it holds (a SameFilled page that came back after the fork is
+    // still SameFilled there).
+    const bool logged = window_ && e_.fork_log_.append(entry, old);
     if (!entry->cas(old, now)) {
       if (logged) e_.fork_log_.drop_last();
       return false;

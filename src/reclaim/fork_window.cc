@@ -24,6 +24,7 @@ bool ForkWindowLog::append(heap::PageEntry* entry, PageWord old) {
   uint32_t n = count_.load(std::memory_order_relaxed);
   if (changes_ == nullptr || n == kCapacity) {
     overflowed_.fetch_add(1, std::memory_order_relaxed);
+    overflowed_now_.store(true, std::memory_order_release);
     return false;
   }
   changes_[n] = Change{entry, old.raw};
@@ -57,6 +58,7 @@ uint32_t ForkWindowLog::settle(pool::Pool& pool) {
     ++released;
   }
   count_.store(0, std::memory_order_release);
+  overflowed_now_.store(false, std::memory_order_release);
   return released;
 }
 

@@ -44,7 +44,8 @@ class ForkWindowLog {
   bool init();
 
   // Records that `entry` is about to leave `old`. False when the log is full: the caller
-  // then changes the word anyway and keeps the blob (leaked, never wrongly freed).
+  // then changes the word anyway and keeps the blob (leaked, never wrongly freed), and the
+  // child's early faults read the child's words themselves (overflowed_now()).
   bool append(heap::PageEntry* entry, heap::PageWord old);
   // Forgets the last append (its CAS failed).
   void drop_last() { count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_release); }
@@ -55,6 +56,10 @@ class ForkWindowLog {
   // Releases the blob of every logged Compressed word its page no longer holds, then
   // empties the log. Returns the number of blobs released.
   uint32_t settle(pool::Pool& pool);
+
+  // Whether an append failed since the window opened: the log is then incomplete, and a
+  // forked child's words must be read from the child itself.
+  bool overflowed_now() const { return overflowed_now_.load(std::memory_order_acquire); }
 
   uint32_t size() const { return count_.load(std::memory_order_acquire); }
   uint64_t overflowed() const { return overflowed_.load(std::memory_order_relaxed); }
@@ -69,6 +74,7 @@ class ForkWindowLog {
   Change* changes_ = nullptr;
   std::atomic<uint32_t> count_{0};
   std::atomic<uint64_t> overflowed_{0};
+  std::atomic<bool> overflowed_now_{false};
 };
 
 }  // namespace tmc::reclaim
