@@ -160,6 +160,18 @@ void BM_SameFilled(benchmark::State& state, int which) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kPageSize));
 }
 
+// TMC_VERIFY's hash of a page, taken at eviction and again when the page comes back.
+void BM_PageHash(benchmark::State& state) {
+  std::vector<Page> pages = make_pages(kMixed);
+  size_t i = 0;
+  for (auto _ : state) {
+    uint64_t h = tmc::codec::page_hash(pages[i].b);
+    benchmark::DoNotOptimize(h);
+    i = (i + 1) % kPages;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kPageSize));
+}
+
 // Compressing a zero page through the codec: the check answers, no compressor runs.
 void BM_EncodeZeroPage(benchmark::State& state) {
   PageCodec codec;
@@ -185,6 +197,7 @@ void register_all() {
   benchmark::RegisterBenchmark("same_filled/last_byte_differs", BM_SameFilled, 2);
   benchmark::RegisterBenchmark("same_filled/middle_byte_differs", BM_SameFilled, 3);
   benchmark::RegisterBenchmark("encode/zero_page", BM_EncodeZeroPage);
+  benchmark::RegisterBenchmark("page_hash/mixed", BM_PageHash);
 }
 
 }  // namespace

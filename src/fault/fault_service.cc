@@ -378,8 +378,8 @@ class FaultService {
     }
     switch (old.state()) {
       case PageState::kCompressed:
-        // In a window whose log is full the blob is kept: leaked, never freed while the
-        // child's copy may still need it.
+        // In a window the blob stays: settle() frees it once the child serves itself (or
+        // never, if the log was full: leaked rather than freed under the child's copy).
         if (!window_) e_.pool_.release(old.payload());
         e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
         break;
