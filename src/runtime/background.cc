@@ -15,6 +15,7 @@
 #include "control/ctl_server.h"
 #include "control/options.h"
 #include "control/stats.h"
+#include "platform/libc_threads.h"
 #include "platform/proc_fs.h"
 #include "reclaim/engine.h"
 #include "runtime/runtime.h"
@@ -188,6 +189,7 @@ void spawn() {
     g_server.close();
     return;
   }
+  platform::uncount_own_thread();  // it must not keep the process alive (libc_threads.h)
   pthread_setname_np(thread, "tmc-background");
   for (int i = 0; i < 10000 && !g_thread_ready.load(std::memory_order_acquire); ++i) {
     timespec ts{0, 100000};
