@@ -109,11 +109,20 @@ size_t cmd_target(const char* args, char* out, size_t size) {
   return static_cast<size_t>(snprintf(out, size, "TMC_TARGET=%s\n", value));
 }
 
+// "restore": brings every evicted page back (for debuggers, core dumps, CRIU: reads of an
+// evicted page through /proc/PID/mem fail with EIO). Blocks this thread until done. Pages
+// are evicted again once they are older than the cold age, like any others.
+size_t cmd_restore(const char*, char* out, size_t size) {
+  uint64_t restored = reclaim::engine().restore_all();
+  return static_cast<size_t>(snprintf(out, size, "restored %llu pages\n", static_cast<unsigned long long>(restored)));
+}
+
 constexpr control::Command kCommands[] = {
     {"version", cmd_version},
     {"stats", cmd_stats},
     {"options", cmd_options},
     {"target", cmd_target},
+    {"restore", cmd_restore},
 };
 
 // ---- the loop --------------------------------------------------------------------------
