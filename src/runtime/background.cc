@@ -15,6 +15,7 @@
 #include "control/ctl_server.h"
 #include "control/options.h"
 #include "control/stats.h"
+#include "heap/eviction_gate.h"
 #include "platform/libc_threads.h"
 #include "platform/proc_fs.h"
 #include "reclaim/engine.h"
@@ -170,6 +171,8 @@ void* background_main(void*) {
     } else {
       poll(nullptr, 0, timeout_ms);
     }
+    // Pages pinned for exiting threads (runtime/thread_exit.h) may go once they have exited.
+    heap::eviction_gate().unpin_exited_threads();
     uint64_t cpu = platform::thread_cpu_ns();
     control::stat_add(control::StatId::cpu_ns_background, cpu - cpu_reported);
     cpu_reported = cpu;
