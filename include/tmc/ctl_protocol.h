@@ -11,6 +11,7 @@
  *   stats            one JSON object: every field of tmc/stats.def, integer values
  *   options          JSON array of {"name","value","default","accepts","doc"}
  *   target VALUE     sets TMC_TARGET (a size, N% of peak RSS, or off); "TMC_TARGET=VALUE\n"
+ *   restore          brings every evicted page back; "restored N pages\n" once done
  */
 #ifndef TMC_CTL_PROTOCOL_H
 #define TMC_CTL_PROTOCOL_H

@@ -53,6 +53,24 @@ uint64_t parse_u64(const char** p) {
 
 uint64_t process_locked_bytes() { return status_kb_field("VmLck"); }
 
+bool thread_has_exited(int tid) {
+  char path[48], buf[512];
+  char digits[16];
+  int n = 0;
+  for (unsigned v = static_cast<unsigned>(tid); n == 0 || v != 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  memcpy(path, "/proc/self/task/", 16);
+  size_t len = 16;
+  while (n > 0) path[len++] = digits[--n];
+  memcpy(path + len, "/stat", 6);
+  long got = read_small_file(path, buf, sizeof(buf));
+  if (got == -ENOENT || got == -ESRCH) return true;
+  if (got <= 0) return false;  // unknown: assume it still runs
+  // "tid (comm) S ...": comm may hold spaces and parentheses; the state follows the last ')'.
+  const char* close = strrchr(buf, ')');
+  if (close == nullptr || close[1] != ' ') return false;
+  return close[2] == 'Z' || close[2] == 'X' || close[2] == 'x';
+}
+
 uint64_t process_peak_rss_bytes() { return status_kb_field("VmHWM"); }
 
 double memory_pressure_avg10() {

@@ -17,6 +17,11 @@ uint64_t process_rss_bytes();
 // Bytes of this process locked in memory (VmLck of /proc/self/status), 0 on error.
 uint64_t process_locked_bytes();
 
+// True once thread `tid` of this process has gone through the kernel's exit of its memory
+// (its /proc/self/task entry is gone, or shows it a zombie or dead): its robust-mutex list
+// has been walked and its clear_child_tid written by then.
+bool thread_has_exited(int tid);
+
 // CPU time consumed by the calling thread, in nanoseconds.
 uint64_t thread_cpu_ns();
 

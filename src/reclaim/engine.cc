@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "control/options.h"
 #include "platform/fd_table.h"
+#include "platform/libc_threads.h"
 #include "platform/uffd_compat.h"
 
 namespace tmc::reclaim {
@@ -90,6 +91,7 @@ bool spawn(void* (*body)(void*), const char* name) {
     munmap(stack, kStack);
     return false;
   }
+  platform::uncount_own_thread();  // it must not keep the process alive (libc_threads.h)
   pthread_setname_np(thread, name);
   int state = 0;
   for (int i = 0; i < 100000 && (state = g_starting.state.load(std::memory_order_acquire)) == 0; ++i) {

@@ -37,6 +37,7 @@
 #include "base/log.h"
 #include "base/meta_alloc.h"
 #include "control/options.h"
+#include "heap/eviction_gate.h"
 #include "platform/mm.h"
 #include "platform/pagemap.h"
 #include "platform/proc_fs.h"
@@ -362,7 +363,7 @@ class Reclaimer {
   uint64_t evict_batch(const heap::RegionView& v, uintptr_t block, uint32_t now) {
     pthread_mutex_lock(&e_.reclaim_lock_);
     uint64_t done = 0;
-    if (!e_.failed_.load() && !e_.eviction_suspended() && ensure_registered(v, block) && make_room()) {
+    if (!e_.failed_.load() && !e_.eviction_suspended() && drop_pinned() && ensure_registered(v, block) && make_room()) {
       locked_block_ = false;
       uint32_t staged = move_out(now);
       e_.recycler_.offer_up_to(e_.staging_ + size_t{first_slot_} * kPageSize);  // the batches before this one
@@ -376,6 +377,18 @@ class Reclaimer {
     }
     pthread_mutex_unlock(&e_.reclaim_lock_);
     return done;
+  }
+
+  // Drops pinned pages from the batch (heap/eviction_gate.h), with reclaim_lock_ held. False
+  // when nothing is left to evict in it.
+  bool drop_pinned() {
+    const heap::EvictionGate& gate = heap::eviction_gate();
+    if (!gate.has_pins()) return true;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < count_; ++i)
+      if (!gate.pinned(slots_[i].page)) slots_[kept++] = slots_[i];
+    count_ = kept;
+    return count_ != 0;
   }
 
   // Leaves Evicting for `to`. If the fault thread flagged the page purged meanwhile (a

@@ -15,6 +15,8 @@
 #include "control/ctl_server.h"
 #include "control/options.h"
 #include "control/stats.h"
+#include "heap/eviction_gate.h"
+#include "platform/libc_threads.h"
 #include "platform/proc_fs.h"
 #include "reclaim/engine.h"
 #include "runtime/runtime.h"
@@ -108,11 +110,20 @@ size_t cmd_target(const char* args, char* out, size_t size) {
   return static_cast<size_t>(snprintf(out, size, "TMC_TARGET=%s\n", value));
 }
 
+// "restore": brings every evicted page back (for debuggers, core dumps, CRIU: reads of an
+// evicted page through /proc/PID/mem fail with EIO). Blocks this thread until done. Pages
+// are evicted again once they are older than the cold age, like any others.
+size_t cmd_restore(const char*, char* out, size_t size) {
+  uint64_t restored = reclaim::engine().restore_all();
+  return static_cast<size_t>(snprintf(out, size, "restored %llu pages\n", static_cast<unsigned long long>(restored)));
+}
+
 constexpr control::Command kCommands[] = {
     {"version", cmd_version},
     {"stats", cmd_stats},
     {"options", cmd_options},
     {"target", cmd_target},
+    {"restore", cmd_restore},
 };
 
 // ---- the loop --------------------------------------------------------------------------
@@ -160,6 +171,8 @@ void* background_main(void*) {
     } else {
       poll(nullptr, 0, timeout_ms);
     }
+    // Pages pinned for exiting threads (runtime/thread_exit.h) may go once they have exited.
+    heap::eviction_gate().unpin_exited_threads();
     uint64_t cpu = platform::thread_cpu_ns();
     control::stat_add(control::StatId::cpu_ns_background, cpu - cpu_reported);
     cpu_reported = cpu;
@@ -188,6 +201,7 @@ void spawn() {
     g_server.close();
     return;
   }
+  platform::uncount_own_thread();  // it must not keep the process alive (libc_threads.h)
   pthread_setname_np(thread, "tmc-background");
   for (int i = 0; i < 10000 && !g_thread_ready.load(std::memory_order_acquire); ++i) {
     timespec ts{0, 100000};

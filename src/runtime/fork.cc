@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "base/log.h"
+#include "heap/eviction_gate.h"
 #include "heap/extent_hooks.h"
 #include "reclaim/engine.h"
 #include "runtime/background.h"
@@ -20,6 +21,7 @@ void parent() { reclaim::engine().postfork_parent(); }
 
 void child() {
   if (heap::RegionSet* regions = heap::managed_regions()) regions->reset_lock_after_fork();
+  heap::eviction_gate().reset_after_fork();
   reclaim::engine().postfork_child();
   thread_counters_after_fork_child();
   background_after_fork_child();

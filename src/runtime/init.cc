@@ -22,6 +22,7 @@
 #include "runtime/jemalloc_api.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
+#include "runtime/thread_exit.h"
 
 namespace tmc::runtime {
 
@@ -162,6 +163,7 @@ void initialize() {
   JemallocApi api = resolve_jemalloc_or_die();
   control::load_options_from_env();
   thread_counters_init();
+  thread_exit_init();
   if (control::option_bool(control::OptionId::enable)) {
     g_regions.set_region_size(control::option(control::OptionId::region_size));
     g_active = heap::install_extent_hooks(&g_regions);
@@ -229,6 +231,7 @@ bool is_active() { return g_active; }
 void on_library_load() {
   ensure_ready();
   if (!g_active) return;
+  arm_thread_exit_hook();  // the main thread's; other threads arm theirs as they start
   start_background_thread();
   if (control::option_bool(control::OptionId::compress) && reclaim::engine().start(&g_regions)) {
     heap::set_purge_guard([](void* addr, size_t len) { reclaim::engine().before_purge(addr, len); }, [] { reclaim::engine().after_purge(); });

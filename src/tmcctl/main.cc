@@ -3,6 +3,7 @@
 //   tmcctl list                    processes answering on a libtmc control socket
 //   tmcctl stats PID [--json]      statistics as a table, or the raw JSON
 //   tmcctl options PID             options the process runs with
+//   tmcctl restore PID             bring every evicted page back (before a debugger attaches)
 //   tmcctl version PID
 //
 // Talks the protocol of include/tmc/ctl_protocol.h. Never linked into libtmc.so.
@@ -32,12 +33,14 @@ int usage() {
                "       tmcctl stats PID [--json]\n"
                "       tmcctl options PID\n"
                "       tmcctl target PID SIZE|N%|off   (e.g. 1G, 60% of peak RSS)\n"
+               "       tmcctl restore PID   bring every evicted page back (debuggers, core dumps)\n"
                "       tmcctl version PID\n";
   return 2;
 }
 
-// Sends one request and returns the whole reply, or an error message in *error.
-std::optional<std::string> request(int pid, const std::string& command, std::string* error) {
+// Sends one request and returns the whole reply, or an error message in *error. The reply
+// must start within timeout_s seconds.
+std::optional<std::string> request(int pid, const std::string& command, std::string* error, int timeout_s = 5) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return *error = strerror(errno), std::nullopt;
   sockaddr_un addr{};
@@ -51,7 +54,7 @@ std::optional<std::string> request(int pid, const std::string& command, std::str
     close(fd);
     return std::nullopt;
   }
-  timeval tv{5, 0};
+  timeval tv{timeout_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::string line = command + "\n";
   if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
@@ -140,9 +143,9 @@ int cmd_stats(int pid, bool json) {
   return 0;
 }
 
-int cmd_simple(int pid, const char* command) {
+int cmd_simple(int pid, const char* command, int timeout_s = 5) {
   std::string error;
-  auto reply = request(pid, command, &error);
+  auto reply = request(pid, command, &error, timeout_s);
   if (!reply) return std::cerr << "tmcctl: " << error << "\n", 1;
   std::cout << *reply;
   return 0;
@@ -207,6 +210,8 @@ int main(int argc, char** argv) {
   if (cmd == "stats") return cmd_stats(*pid, argc > 3 && std::string(argv[3]) == "--json");
   if (cmd == "options") return cmd_simple(*pid, "options");
   if (cmd == "version") return cmd_simple(*pid, "version");
+  // Decompressing a large heap takes a while (about 5 us a page).
+  if (cmd == "restore") return cmd_simple(*pid, "restore", 3600);
   if (cmd == "target") {
     if (argc != 4) return usage();
     return cmd_simple(*pid, (std::string("target ") + argv[3]).c_str());

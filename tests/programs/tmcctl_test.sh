@@ -6,7 +6,8 @@
 # the data held). A process without libtmc must not be listed, and asking it for stats
 # must fail with a message. TMC_ENABLE=0 must leave the program working (and without a
 # control socket); a malformed TMC_ENABLE=maybe must not stop the program and must be
-# named in exactly one stderr line.
+# named in exactly one stderr line. `tmcctl restore PID` must bring every evicted page
+# back, so that objects unreadable through /proc/PID/mem before read back right after.
 #
 # usage: tmcctl_test.sh /path/to/libtmc.so /path/to/tmcctl
 set -euo pipefail
@@ -124,6 +125,63 @@ rc=0
 ctl stats 999999999 >/dev/null 2>"$WORK/bad.err" || rc=$?
 check "tmcctl stats with an impossible pid fails with a message" test "$rc" -ne 0 -a -s "$WORK/bad.err"
 stop_pid "$TMC_PID" 5 || true
+
+step "tmcctl restore PID: evicted pages become readable through /proc/PID/mem"
+# Python objects whose bytes a debugger would read: their addresses are printed, and the
+# contents are a function of the index. Reads of an evicted page through /proc/PID/mem fail
+# (EIO); after restore every object must read back whole and right. TMC_COLD_AGE=3s leaves
+# the reader a few seconds before the restored pages may be evicted again.
+HOLDER='import sys, time
+objs = [bytes((i * 7 + k) % 251 for k in range(256)) * 40 for i in range(300)]
+print("ready", " ".join(str(id(o)) for o in objs), flush=True)
+time.sleep(60)'
+READER='import sys
+pid, addrs = int(sys.argv[1]), [int(a) for a in sys.argv[2:]]
+unreadable = wrong = 0
+with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+    for i, a in enumerate(addrs):
+        want = bytes((i * 7 + k) % 251 for k in range(256)) * 40
+        try:
+            mem.seek(a + 32)  # PyBytesObject: 32 bytes of header, then the bytes
+            got = mem.read(len(want))
+        except OSError:
+            unreadable += 1
+            continue
+        if len(got) != len(want):
+            unreadable += 1
+        elif got != want:
+            wrong += 1
+print(unreadable, wrong)'
+"${TMC_ENV[@]}" TMC_COLD_AGE=3s "$PY" -c "$HOLDER" >"$WORK/holder.out" 2>"$WORK/holder.err" &
+HOLDER_PID=$!
+on_exit "stop_pid $HOLDER_PID 5"
+for ((i = 0; i < 200; i++)); do
+  grep -q '^ready' "$WORK/holder.out" 2>/dev/null && break
+  sleep 0.05
+done
+grep -q '^ready' "$WORK/holder.out" || { cat "$WORK/holder.err" >&2; die "the holder did not start"; }
+ADDRS="$(sed -n 's/^ready //p' "$WORK/holder.out")"
+evicted_now() {
+  ctl stats "$HOLDER_PID" --json | "$PY" -c 'import json, sys; s = json.load(sys.stdin); print(s["compressed_pages"] + s["zero_pages"] + s["same_pages"])'
+}
+for ((i = 0; i < 100; i++)); do
+  read -r UNREADABLE WRONG < <("$PY" -c "$READER" "$HOLDER_PID" $ADDRS)
+  [[ "$UNREADABLE" -ge 150 ]] && break
+  sleep 0.2
+done
+log "before restore: $(evicted_now) pages evicted; $UNREADABLE of 300 objects unreadable, $WRONG wrong"
+check "before restore, most objects are evicted and unreadable through /proc/PID/mem" test "$UNREADABLE" -ge 150
+rc=0
+out="$(ctl restore "$HOLDER_PID" 2>&1)" || rc=$?
+read -r UNREADABLE WRONG < <("$PY" -c "$READER" "$HOLDER_PID" $ADDRS)
+AFTER="$(evicted_now)"
+log "tmcctl restore: '$out'; then $AFTER pages evicted, $UNREADABLE of 300 objects unreadable, $WRONG wrong"
+check_eq "tmcctl restore exit status" 0 "$rc"
+check "tmcctl restore says how many pages came back" grep -Eq '^restored [1-9][0-9]* pages$' <<<"$out"
+check_eq "after restore, objects unreadable through /proc/PID/mem" 0 "$UNREADABLE"
+check_eq "after restore, objects read back wrong" 0 "$WRONG"
+check "after restore, (almost) nothing is evicted" test "$AFTER" -lt 50
+stop_pid "$HOLDER_PID" 5 || true
 
 step "TMC_ENABLE=0: the program still runs"
 EXPECT="$("${PLAIN_ENV[@]}" "$PY" -c 'print(sum(len(str(i)) for i in range(10**6)))')"
