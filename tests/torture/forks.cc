@@ -94,24 +94,31 @@ void child_start(const char* role, pid_t parent) {
   if (getppid() != parent) _exit(kChildOrphan);
 }
 
-// Checks every quiet buffer of every worker against the model; returns the buffers that
-// differ.
-uint64_t verify_inherited(ForkRecord* rec) {
+// Checks every quiet buffer of every worker against the model (or, with sample > 0, that
+// many buffers picked at random); returns the buffers that differ.
+uint64_t verify_inherited(ForkRecord* rec, int sample = 0, ct::Rng* r = nullptr) {
   tmc_stats before = ct::stats();
   uint64_t bad = 0, buffers = 0, skipped = 0, bytes = 0;
-  for (int t = 0; t < g_opt.threads; ++t) {
+  auto check_one = [&](int t, int i) {
     SlotSet& set = g_workers[t].set;
-    for (int i = 0; i < set.n; ++i) {
-      Slot& s = set.slots[i];
-      if (s.busy.load(std::memory_order_relaxed) != 0) {
-        ++skipped;
-        continue;
-      }
-      if (s.buf == nullptr) continue;
-      if (verify_slot(set, i, "in a forked child (must equal the parent's buffer at fork time)", false)) ++bad;
-      ++buffers;
-      bytes += s.size;
+    Slot& s = set.slots[i];
+    if (s.busy.load(std::memory_order_relaxed) != 0) {
+      ++skipped;
+      return;
     }
+    if (s.buf == nullptr) return;
+    if (verify_slot(set, i, "in a forked child (must equal the parent's buffer at fork time)", false)) ++bad;
+    ++buffers;
+    bytes += s.size;
+  };
+  if (sample > 0) {
+    for (int k = 0; k < sample; ++k) {
+      int t = static_cast<int>(r->below(static_cast<uint64_t>(g_opt.threads)));
+      check_one(t, static_cast<int>(r->below(static_cast<uint64_t>(g_workers[t].set.n))));
+    }
+  } else {
+    for (int t = 0; t < g_opt.threads; ++t)
+      for (int i = 0; i < g_workers[t].set.n; ++i) check_one(t, i);
   }
   tmc_stats after = ct::stats();
   g_child->buffers.fetch_add(buffers);
@@ -213,7 +220,7 @@ bool run_true(bool spawn, ThreadInfo* ti) {
   }
   if (grandchild > 0) {
     int st = 0;
-    if (wait_child(grandchild, g_opt.child_timeout_s / 2, nullptr, &st, "a live child's own child") &&
+    if (wait_child(grandchild, g_opt.child_timeout_s, nullptr, &st, "a live child's own child") &&
         !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
       fail(g_count->child_failures, "a live child's own child ended with status 0x%x (%s)", st,
            WIFEXITED(st) ? child_exit_meaning(WEXITSTATUS(st)) : "killed by a signal");
@@ -272,15 +279,25 @@ void* threadexit_helper(void* arg) {
       if (pthread_create(&t, nullptr, threadexit_helper, rec) != 0) _exit(kChildInternal);
       pthread_exit(nullptr);
     }
+    case ForkKind::kSample:
+      child_exit(verify_inherited(rec, 4, &r), base);
     case ForkKind::kVerify:
     default:
       child_exit(verify_inherited(rec), base);
   }
 }
 
+// How long the slowest child took, for the summary: the timeouts must stay well above it.
+void note_child_time(double started) {
+  uint64_t ms = static_cast<uint64_t>((now_s() - started) * 1000);
+  uint64_t cur = g_count->child_max_ms.load();
+  while (ms > cur && !g_count->child_max_ms.compare_exchange_weak(cur, ms)) {
+  }
+}
+
 bool wait_child(pid_t pid, double timeout, ThreadInfo* ti, int* status, const char* what) {
   if (ti) ti->child.store(pid);
-  double end = now_s() + timeout;
+  double start = now_s(), end = start + timeout;
   uint64_t nap = 100;
   for (;;) {
     pid_t got = waitpid(pid, status, WNOHANG);
@@ -304,6 +321,7 @@ bool wait_child(pid_t pid, double timeout, ThreadInfo* ti, int* status, const ch
     sleep_us(nap);
     if (nap < 10000) nap *= 2;
   }
+  note_child_time(start);
   if (ti) ti->child.store(0);
   return true;
 }
@@ -313,6 +331,7 @@ bool wait_child(pid_t pid, double timeout, ThreadInfo* ti, int* status, const ch
 const char* fork_kind_name(ForkKind k) {
   switch (k) {
     case ForkKind::kVerify: return "verifies";
+    case ForkKind::kSample: return "verifies 4 buffers";
     case ForkKind::kCloseFds: return "closes every fd, then verifies";
     case ForkKind::kLive: return "lives on, then verifies";
     case ForkKind::kThreadExit: return "verifies, its last thread calls pthread_exit";
@@ -368,7 +387,7 @@ struct Pending {
   ForkKind kind = ForkKind::kVerify;
   uint64_t no = 0;
   int owner = -1;
-  double deadline = 0;
+  double started = 0, deadline = 0;
   ForkRecord* rec = nullptr;
   char what[128] = "";
 };
@@ -386,6 +405,7 @@ void* reaper_main(void*) {
       int st = 0;
       pid_t got = waitpid(p.pid, &st, WNOHANG);
       if (got == p.pid) {
+        note_child_time(p.started);
         judge(p.kind, p.what, st, p.rec);
       } else if (got < 0 && errno != EINTR) {
         fail(g_count->child_failures, "waitpid(%d) for %s: %s", static_cast<int>(p.pid), p.what, strerror(errno));
@@ -393,7 +413,7 @@ void* reaper_main(void*) {
         text[0] = 0;
         describe_tasks(p.pid, text, sizeof(text), 12);
         fail(g_count->child_hangs, "%s: child %d still running after %.0f s; killing it. Its threads:\n%s", p.what,
-             static_cast<int>(p.pid), g_opt.child_timeout_s, text);
+             static_cast<int>(p.pid), p.deadline - p.started, text);
         say_if_checked_but_alive(p.kind, p.no, p.rec);
         kill(p.pid, SIGKILL);
         waitpid(p.pid, &st, 0);
@@ -449,6 +469,7 @@ void do_fork(ForkKind kind, ct::Rng& r, ThreadInfo* ti, int owner) {
   Pending* pending = owner >= 0 ? claim_pending(ti) : nullptr;
   uint64_t no = g_count->forks.fetch_add(1) + 1;
   if (kind == ForkKind::kVerify) g_count->fork_verify.fetch_add(1);
+  if (kind == ForkKind::kSample) g_count->fork_sample.fetch_add(1);
   if (kind == ForkKind::kLive) g_count->fork_live.fetch_add(1);
   if (kind == ForkKind::kCloseFds) g_count->fork_closefds.fetch_add(1);
   if (kind == ForkKind::kThreadExit) g_count->fork_threadexit.fetch_add(1);
@@ -475,7 +496,9 @@ void do_fork(ForkKind kind, ct::Rng& r, ThreadInfo* ti, int owner) {
     pending->kind = kind;
     pending->no = no;
     pending->owner = owner;
-    pending->deadline = now_s() + g_opt.child_timeout_s;
+    // A live child may itself wait a whole timeout for its own child.
+    pending->started = now_s();
+    pending->deadline = pending->started + g_opt.child_timeout_s * (kind == ForkKind::kLive ? 2 : 1);
     pending->rec = rec;
     snprintf(pending->what, sizeof(pending->what), "%s", what);
     pending->state.store(2);
@@ -483,7 +506,7 @@ void do_fork(ForkKind kind, ct::Rng& r, ThreadInfo* ti, int owner) {
   }
   set_op(ti, kind == ForkKind::kThreadExit ? "wait for a child that ends with pthread_exit" : "wait for a child");
   int st = 0;
-  if (!wait_child(pid, g_opt.child_timeout_s, ti, &st, what)) {
+  if (!wait_child(pid, g_opt.child_timeout_s * (kind == ForkKind::kLive ? 2 : 1), ti, &st, what)) {
     say_if_checked_but_alive(kind, no, rec);
     return;
   }

@@ -37,7 +37,7 @@ const HazardInfo kHazards[] = {
     {kForkLive, "forklive", "children that allocate, write and fork again before checking"},
     {kExec, "exec", "fork+exec of /bin/true and posix_spawn"},
     {kNss, "nss", "getpwuid_r, getgrgid_r, getpwnam_r, getaddrinfo(\"localhost\")"},
-    {kStdio, "stdio", "fopen/fprintf/fflush/fclose of temporary files from several threads, fflush(NULL)"},
+    {kStdio, "stdio", "fopen/fprintf/fflush/fclose of temporary files from several threads, a logger thread, fflush(NULL)"},
     {kCloseFds, "closefds", "children that close_range(3, ~0U, 0) or closefrom(3) before checking"},
     {kThreadExit, "threadexit", "children whose last thread ends with pthread_exit (must exit 0)"},
     {kChurn, "churn", "short-lived threads that allocate, check, hand buffers on and end"},
@@ -106,8 +106,9 @@ int usage(const char* argv0, int code) {
           "  --threads N       worker threads, 1..16 (default 4)\n"
           "  --hazards SPEC    which hazard classes: all (default), none, a list (io,fork), or all\n"
           "                    minus some (all,-nss,-stdio); --list-hazards names them\n"
-          "  --watchdog S      a thread in one operation longer than this is a hang (default 40)\n"
-          "  --child-timeout S a forked child not done in this long is a hang (default 20)\n"
+          "  --watchdog S      a thread in one operation longer than this is a hang (default 90)\n"
+          "  --child-timeout S a forked child not done in this long is a hang (default 30; a child\n"
+          "                    that lives on and forks again gets twice as long)\n"
           "  --allow-idle      do not require libtmc to have evicted and faulted pages\n",
           argv0);
   return code;
@@ -192,31 +193,32 @@ void print_summary(const char* result, bool with_stats) {
       "torture: counts: writes=%llu allocs=%llu callocs=%llu reallocs=%llu frees=%llu copies=%llu verifies=%llu "
       "io_pipe=%llu io_stream=%llu io_dgram=%llu io_msg=%llu io_vm_read=%llu io_vm_write=%llu io_file=%llu "
       "madv_dontneed=%llu madv_free=%llu raw_dontneed=%llu raw_free=%llu lazy_zero=%llu lazy_kept=%llu "
-      "forks_live=%llu forks_closefds=%llu forks_threadexit=%llu execs=%llu spawns=%llu nss=%llu stdio_files=%llu "
+      "forks_full=%llu forks_sample=%llu forks_live=%llu forks_closefds=%llu forks_threadexit=%llu execs=%llu spawns=%llu nss=%llu stdio_files=%llu "
       "stdio_flush_all=%llu churn_threads=%llu handoffs=%llu child_buffers=%llu child_skipped_busy=%llu "
-      "zero_pages=%llu same_pages=%llu fault_around_pages=%llu busy_skips=%llu pool_full=%llu rss=%lluMiB\n",
+      "zero_pages=%lld same_pages=%lld fault_around_pages=%lld busy_skips=%lld pool_full=%lld rss=%lldMiB\n",
       (unsigned long long)c.writes, (unsigned long long)c.allocs, (unsigned long long)c.callocs,
       (unsigned long long)c.reallocs, (unsigned long long)c.frees, (unsigned long long)c.copies,
       (unsigned long long)c.verifies, (unsigned long long)c.io_pipe, (unsigned long long)c.io_stream,
       (unsigned long long)c.io_dgram, (unsigned long long)c.io_msg, (unsigned long long)c.io_vm_read,
       (unsigned long long)c.io_vm_write, (unsigned long long)c.io_file, (unsigned long long)c.madv_dontneed,
       (unsigned long long)c.madv_free, (unsigned long long)c.raw_dontneed, (unsigned long long)c.raw_free,
-      (unsigned long long)c.lazy_zero, (unsigned long long)c.lazy_kept, (unsigned long long)c.fork_live,
+      (unsigned long long)c.lazy_zero, (unsigned long long)c.lazy_kept, (unsigned long long)c.fork_verify,
+      (unsigned long long)c.fork_sample, (unsigned long long)c.fork_live,
       (unsigned long long)c.fork_closefds, (unsigned long long)c.fork_threadexit, (unsigned long long)c.execs,
       (unsigned long long)c.spawns, (unsigned long long)c.nss, (unsigned long long)c.stdio_files,
       (unsigned long long)c.stdio_flush_all, (unsigned long long)c.churn_threads, (unsigned long long)c.handoffs,
-      (unsigned long long)g_child->buffers, (unsigned long long)g_child->skipped_busy, (unsigned long long)s.zero_pages,
-      (unsigned long long)s.same_pages, (unsigned long long)s.fault_around_pages, (unsigned long long)s.busy_skips,
-      (unsigned long long)s.pool_full, (unsigned long long)(s.rss_bytes >> 20));
+      (unsigned long long)g_child->buffers, (unsigned long long)g_child->skipped_busy, (long long)s.zero_pages,
+      (long long)s.same_pages, (long long)s.fault_around_pages, (long long)s.busy_skips, (long long)s.pool_full,
+      with_stats ? (long long)(s.rss_bytes >> 20) : -1LL);
   if (write(1, line, static_cast<size_t>(n)) < 0) {}
   n = snprintf(line, sizeof(line),
                "torture: seed=%llu seconds=%.1f threads=%d hazards=%s ops=%llu bytes_verified=%llu forks=%llu "
-               "children_verified=%llu child_bytes_verified=%llu child_faults=%llu evictions=%lld faults=%lld "
+               "children_verified=%llu child_bytes_verified=%llu child_faults=%llu child_max_s=%.1f evictions=%lld faults=%lld "
                "compressed_pages=%lld held_faults=%lld self_faults=%lld mismatches=%llu failures=%llu result=%s\n",
                (unsigned long long)g_opt.seed, now_s() - g_start_s, g_opt.threads, hz, (unsigned long long)c.ops,
                (unsigned long long)c.bytes_verified, (unsigned long long)c.forks,
                (unsigned long long)g_child->verified, (unsigned long long)g_child->bytes,
-               (unsigned long long)g_child->faults, (long long)s.evictions, (long long)s.faults,
+               (unsigned long long)g_child->faults, static_cast<double>(c.child_max_ms) / 1000, (long long)s.evictions, (long long)s.faults,
                (long long)s.compressed_pages, (long long)s.held_faults, (long long)s.self_faults, (unsigned long long)(c.mismatches + g_child->mismatches),
                (unsigned long long)failures_now(), result);
   if (write(1, line, static_cast<size_t>(n)) < 0) {}
@@ -257,8 +259,8 @@ int main(int argc, char** argv) {
       return usage(argv[0], kExitUsage);
     }
   }
-  if (g_opt.threads < 1 || g_opt.threads > 16 || g_opt.seconds <= 0 || g_opt.watchdog_s <= g_opt.child_timeout_s) {
-    fprintf(stderr, "torture: need 1..16 threads, a positive time, and --watchdog above --child-timeout\n");
+  if (g_opt.threads < 1 || g_opt.threads > 16 || g_opt.seconds <= 0 || g_opt.watchdog_s <= 2 * g_opt.child_timeout_s) {
+    fprintf(stderr, "torture: need 1..16 threads, a positive time, and --watchdog above twice --child-timeout\n");
     return kExitUsage;
   }
   if (!seeded && getrandom(&g_opt.seed, sizeof(g_opt.seed), 0) != sizeof(g_opt.seed))
@@ -304,8 +306,9 @@ int main(int argc, char** argv) {
       perror("torture: pthread_create");
       return kExitFail;
     }
-  pthread_t churn{};
-  if (on(kChurn) && pthread_create(&churn, nullptr, churn_main, nullptr) != 0) {
+  pthread_t churn{}, logger{};
+  if ((on(kChurn) && pthread_create(&churn, nullptr, churn_main, nullptr) != 0) ||
+      (on(kStdio) && pthread_create(&logger, nullptr, logger_main, nullptr) != 0)) {
     perror("torture: pthread_create");
     return kExitFail;
   }
@@ -325,6 +328,7 @@ int main(int argc, char** argv) {
   set_op(ti, "joining the threads");
   for (int t = 0; t < g_opt.threads; ++t) pthread_join(g_workers[t].thread, nullptr);
   if (on(kChurn)) pthread_join(churn, nullptr);
+  if (on(kStdio)) pthread_join(logger, nullptr);
   reaper_stop();
 
   set_op(ti, "final check");
@@ -358,7 +362,7 @@ int main(int argc, char** argv) {
       {kIo, c.io_pipe + c.io_stream + c.io_dgram + c.io_msg + c.io_vm_read + c.io_vm_write + c.io_file},
       {kMadvise, c.madv_dontneed + c.madv_free},
       {kRawMadvise, c.raw_dontneed + c.raw_free},
-      {kFork, c.fork_verify},
+      {kFork, c.fork_verify + c.fork_sample},
       {kForkLive, c.fork_live},
       {kExec, c.execs + c.spawns},
       {kNss, c.nss},

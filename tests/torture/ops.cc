@@ -532,12 +532,13 @@ void stdio_line(char* out, size_t n, ct::Rng& g, unsigned line) {
 
 }  // namespace
 
-void op_stdio(const char* who, ct::Rng& r, FILE* journal) {
-  if (journal && r.below(3) == 0) {
-    // A long-lived stream with data in its buffer most of the time, and now and then every
+void op_stdio(const char* who, ct::Rng& r, FILE* journal, FILE** idle, int nidle) {
+  if (journal && r.below(2) == 0) {
+    // Long-lived streams with data in their buffers most of the time, and now and then every
     // stream flushed at once (fflush(NULL) walks the list of streams under glibc's lock).
     fprintf(journal, "%s %llu\n", who, static_cast<unsigned long long>(r.next()));
-    if (r.below(4) == 0) {
+    if (nidle > 0) fprintf(idle[r.below(static_cast<uint64_t>(nidle))], "%s %llu\n", who, static_cast<unsigned long long>(r.next()));
+    if (r.below(3) == 0) {
       fflush(nullptr);
       g_count->stdio_flush_all.fetch_add(1, std::memory_order_relaxed);
     }
@@ -592,6 +593,38 @@ void op_stdio(const char* who, ct::Rng& r, FILE* journal) {
   g_count->stdio_files.fetch_add(1, std::memory_order_relaxed);
 }
 
+// A logger thread, as servers have: it writes lines, flushes every stream (fflush(NULL) walks
+// all of them under glibc's list lock, touching FILE objects that may be evicted) and opens and
+// closes files, all the time, so that forks often meet a thread inside stdio.
+void* logger_main(void*) {
+  ThreadInfo* ti = thread_register("stdio-logger");
+  ct::Rng r(g_opt.seed ^ 0x106u);
+  char path[256];
+  snprintf(path, sizeof(path), "%s/logger", g_tmpdir);
+  FILE* log = fopen(path, "we");
+  if (log == nullptr) {
+    fail(g_count->stdio_errors, "logger: fopen(%s): %s", path, strerror(errno));
+    return nullptr;
+  }
+  unlink(path);
+  stdio_register(log);
+  for (uint64_t n = 0; !g_stop.load(std::memory_order_relaxed); ++n) {
+    set_op(ti, "fprintf + fflush(NULL)");
+    fprintf(log, "line %llu %llu\n", static_cast<unsigned long long>(n), static_cast<unsigned long long>(r.next()));
+    fflush(nullptr);
+    g_count->stdio_flush_all.fetch_add(1, std::memory_order_relaxed);
+    if (n % 16 == 0) {
+      set_op(ti, "fopen + fclose");
+      op_stdio("logger", r, nullptr, nullptr, 0);
+    }
+    sleep_us(200 + r.below(800));
+  }
+  stdio_unregister(log);
+  fclose(log);
+  set_op(ti, "stopped");
+  return nullptr;
+}
+
 // ---- the worker ---------------------------------------------------------------------------
 
 namespace {
@@ -606,7 +639,7 @@ struct Weight {
 };
 
 enum WorkerOp { kOpWrite, kOpVerify, kOpFree, kOpRealloc, kOpCopy, kOpIo, kOpMadvise, kOpRawMadvise, kOpNss, kOpStdio,
-                kOpFork, kOpForkLive, kOpCloseFds, kOpThreadExit, kOpExec, kNumOps };
+                kOpForkSample, kOpFork, kOpForkLive, kOpCloseFds, kOpThreadExit, kOpExec, kNumOps };
 
 const Weight kWeights[kNumOps] = {
     {"write", 0, 300000},
@@ -619,6 +652,9 @@ const Weight kWeights[kNumOps] = {
     {"raw madvise", kRawMadvise, 25000},
     {"name lookup", kNss, 3000},
     {"stdio", kStdio, 8000},
+    // Most forks are cheap: the child checks 4 buffers and ends. Many forks make it likely
+    // that one comes while another thread is inside malloc, stdio or NSS, or faulting.
+    {"fork (child checks 4 buffers)", kFork, 1500},
     {"fork", kFork, 80},
     {"fork (live child)", kForkLive, 30},
     {"fork (child closes fds)", kCloseFds, 30},
@@ -629,7 +665,7 @@ const Weight kWeights[kNumOps] = {
 // The rare operations are also run by time: one that no thread has done for kOverdueMs is
 // done by the next worker to look, so that each class runs a few times even in a short run
 // on a busy machine (the draw alone depends on how many operations fit in the time).
-constexpr uint32_t kOverdueMs = 1500;
+constexpr uint32_t kOverdueMs = 3000;
 std::atomic<uint32_t> g_last_ms[kNumOps];
 
 int overdue_op() {
@@ -667,6 +703,14 @@ void worker_setup(Worker& w, int id) {
     _exit(kExitFail);
   }
   if (w.journal) stdio_register(w.journal);
+  for (int k = 0; on(kStdio) && k < Worker::kIdleStreams; ++k) {
+    w.idle[k] = fopen("/dev/null", "we");
+    if (w.idle[k] == nullptr) {
+      fail(g_count->other_failures, "worker %d: fopen(/dev/null): %s", id, strerror(errno));
+      _exit(kExitFail);
+    }
+    stdio_register(w.idle[k]);
+  }
 }
 
 void worker_teardown(Worker& w) {
@@ -680,6 +724,11 @@ void worker_teardown(Worker& w) {
     stdio_unregister(w.journal);
     fclose(w.journal);
   }
+  for (FILE* f : w.idle)
+    if (f) {
+      stdio_unregister(f);
+      fclose(f);
+    }
 }
 
 void* worker_main(void* arg) {
@@ -719,7 +768,8 @@ void* worker_main(void* arg) {
       case kOpMadvise: op_madvise(w.set, w.rng, false); break;
       case kOpRawMadvise: op_madvise(w.set, w.rng, true); break;
       case kOpNss: op_nss(w.set.label, w.rng); break;
-      case kOpStdio: op_stdio(w.set.label, w.rng, w.journal); break;
+      case kOpStdio: op_stdio(w.set.label, w.rng, w.journal, w.idle, on(kStdio) ? Worker::kIdleStreams : 0); break;
+      case kOpForkSample: do_fork(ForkKind::kSample, w.rng, w.ti, w.id); break;
       case kOpFork: do_fork(ForkKind::kVerify, w.rng, w.ti, w.id); break;
       case kOpForkLive: do_fork(ForkKind::kLive, w.rng, w.ti, w.id); break;
       case kOpCloseFds: do_fork(ForkKind::kCloseFds, w.rng, w.ti, w.id); break;
@@ -808,7 +858,7 @@ void* churn_thread(void* arg) {
     else if (x < 850) set_op(ti, "realloc"), op_realloc(set, r);
     else if (x < 980) set_op(ti, "memmove"), op_copy(set, r);
     else if (x < 985 && on(kNss)) set_op(ti, "name lookup"), op_nss(name, r);
-    else if (x < 990 && on(kStdio)) set_op(ti, "stdio"), op_stdio(name, r, nullptr);
+    else if (x < 990 && on(kStdio)) set_op(ti, "stdio"), op_stdio(name, r, nullptr, nullptr, 0);
     else if (x < 991 && on(kFork) && r.below(4) == 0) do_fork(ForkKind::kVerify, r, ti, -1);
     g_count->ops.fetch_add(1, std::memory_order_relaxed);
   }

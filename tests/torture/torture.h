@@ -73,8 +73,8 @@ struct Options {
   double seconds = 10;
   int threads = 4;
   uint32_t hazards = 0;
-  double watchdog_s = 40;       // a thread in one operation this long is a hang
-  double child_timeout_s = 20;  // a child not done in this long is a hang
+  double watchdog_s = 90;       // a thread in one operation this long is a hang
+  double child_timeout_s = 30;  // a child not done in this long is a hang (twice for a live one)
   bool allow_idle = false;      // do not require the engine to have evicted and faulted
 };
 extern Options g_opt;
@@ -187,7 +187,8 @@ struct Counters {
       reallocs{0}, copies{0};
   std::atomic<uint64_t> io_pipe{0}, io_stream{0}, io_dgram{0}, io_msg{0}, io_vm_read{0}, io_vm_write{0}, io_file{0};
   std::atomic<uint64_t> madv_dontneed{0}, madv_free{0}, raw_dontneed{0}, raw_free{0}, lazy_zero{0}, lazy_kept{0};
-  std::atomic<uint64_t> forks{0}, fork_verify{0}, fork_live{0}, fork_closefds{0}, fork_threadexit{0}, execs{0}, spawns{0};
+  std::atomic<uint64_t> child_max_ms{0};  // the slowest child, fork to reaping
+  std::atomic<uint64_t> forks{0}, fork_verify{0}, fork_sample{0}, fork_live{0}, fork_closefds{0}, fork_threadexit{0}, execs{0}, spawns{0};
   std::atomic<uint64_t> nss{0}, stdio_files{0}, stdio_flush_all{0}, churn_threads{0}, handoffs{0};
   // Failures.
   std::atomic<uint64_t> mismatches{0}, bad_bytes{0}, calloc_dirty{0}, io_errors{0}, nss_errors{0}, stdio_errors{0},
@@ -247,6 +248,10 @@ struct Worker {
   int dgram[2] = {-1, -1};
   int file_fd = -1;
   FILE* journal = nullptr;  // a long-lived stdio stream the worker appends to now and then
+  // Streams open all run long (to /dev/null): their FILE objects lie about the heap, where
+  // they are evicted, and fflush(NULL) walks them all under glibc's list lock.
+  static constexpr int kIdleStreams = 24;
+  FILE* idle[kIdleStreams] = {};
   uint64_t nops = 0;
   pthread_t thread{};
 };
@@ -268,15 +273,16 @@ void op_copy(SlotSet& set, ct::Rng& r);
 void op_madvise(SlotSet& set, ct::Rng& r, bool raw);
 void op_io(Worker& w);
 void op_nss(const char* who, ct::Rng& r);
-void op_stdio(const char* who, ct::Rng& r, FILE* journal);
+void op_stdio(const char* who, ct::Rng& r, FILE* journal, FILE** idle, int nidle);
 void release_slot_set(SlotSet& set);  // checks and frees every buffer, unmaps the models
 void* worker_main(void* arg);
 void* churn_main(void* arg);  // starts and reaps short-lived threads until g_stop
+void* logger_main(void* arg);  // a stdio-heavy thread, with --hazards stdio
 extern std::atomic<int> g_churn_alive;
 
 // ---- forks (forks.cc) ---------------------------------------------------------------------
 
-enum class ForkKind { kVerify, kCloseFds, kLive, kThreadExit, kExec, kSpawn };
+enum class ForkKind { kVerify, kSample, kCloseFds, kLive, kThreadExit, kExec, kSpawn };
 const char* fork_kind_name(ForkKind k);
 void forks_init();  // the pthread_atfork handlers
 // Forks (or spawns) a child of the given kind from the calling thread and checks how it
