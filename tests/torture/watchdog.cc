@@ -90,6 +90,15 @@ void write_all(const char* p, size_t n) {
   else
     o.add("\nHANG (pid %d, +%.1fs): the run has not ended %.0f s after its end; seed %llu\n", static_cast<int>(getpid()),
           now_s() - g_start_s, g_opt.watchdog_s, static_cast<unsigned long long>(g_opt.seed));
+  // The thread named above is only the one longest in its operation; a fork() that does not
+  // return is usually the cause of the rest.
+  for (const ThreadInfo& t : g_threads) {
+    uint64_t since = t.op_since_ns.load();
+    const char* op = t.op.load();
+    if (t.used.load() && since && op && strcmp(op, "fork()") == 0)
+      o.add("  %s (tid %d) has been in fork() for %.1f s\n", t.name, t.tid.load(),
+            static_cast<double>(mono_ns() - since) * 1e-9);
+  }
   o.add("threads of this process:\n");
   write_all(text, o.len);
   describe_tasks(0, text, sizeof(text), 16);
