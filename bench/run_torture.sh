@@ -197,9 +197,10 @@ if bad:
             if interesting.match(line):
                 L.append(line[:300])
                 # The first lines of a report (where and what), not the whole history or stack.
-                for extra in lines[i + 1:i + 5]:
-                    if extra.startswith("  ") and not interesting.match(extra):
-                        L.append(extra[:300])
+                for extra in ([] if line.startswith("torture: replay") else lines[i + 1:i + 5]):
+                    if not extra.startswith("  "):
+                        break
+                    L.append(extra[:300])
                 shown += 1
                 if shown >= 8:
                     L.append("... (more in %s)" % os.path.join(logs, c + ".log"))

@@ -36,7 +36,7 @@ const HazardInfo kHazards[] = {
     {kFork, "fork", "fork from any thread; the child checks every buffer not mid-update"},
     {kForkLive, "forklive", "children that allocate, write and fork again before checking"},
     {kExec, "exec", "fork+exec of /bin/true and posix_spawn"},
-    {kNss, "nss", "getpwuid_r, getgrgid_r, getpwnam_r, getaddrinfo(\"localhost\")"},
+    {kNss, "nss", "getpwuid, getgrgid (and their _r forms), getpwnam_r, getaddrinfo(\"localhost\")"},
     {kStdio, "stdio", "fopen/fprintf/fflush/fclose of temporary files from several threads, a logger thread, fflush(NULL)"},
     {kCloseFds, "closefds", "children that close_range(3, ~0U, 0) or closefrom(3) before checking"},
     {kThreadExit, "threadexit", "children whose last thread ends with pthread_exit (must exit 0)"},

@@ -446,7 +446,7 @@ void op_madvise(SlotSet& set, ct::Rng& r, bool raw) {
 
 void op_nss(const char* who, ct::Rng& r) {
   char buf[4096];
-  switch (r.below(4)) {
+  switch (r.below(6)) {
     case 0: {
       passwd pw, *res = nullptr;
       int rc = getpwuid_r(0, &pw, buf, sizeof(buf), &res);
@@ -466,6 +466,21 @@ void op_nss(const char* who, ct::Rng& r) {
       int rc = getpwnam_r("root", &pw, buf, sizeof(buf), &res);
       if (rc != 0 || res == nullptr || pw.pw_uid != 0)
         fail(g_count->nss_errors, "%s: getpwnam_r(\"root\") gave rc %d, uid %d", who, rc, res ? static_cast<int>(pw.pw_uid) : -1);
+      break;
+    }
+    case 3: {
+      // The non-reentrant forms keep their result in a buffer glibc malloc'd once and holds for
+      // the life of the process: a heap page NSS owns, which gets evicted. Every thread asks
+      // for uid/gid 0, so another thread's call can only rewrite it with the same contents.
+      passwd* pw = getpwuid(0);
+      if (pw == nullptr || strcmp(pw->pw_name, "root") != 0)
+        fail(g_count->nss_errors, "%s: getpwuid(0) gave %s", who, pw ? pw->pw_name : "no entry");
+      break;
+    }
+    case 4: {
+      group* gr = getgrgid(0);
+      if (gr == nullptr || strcmp(gr->gr_name, "root") != 0)
+        fail(g_count->nss_errors, "%s: getgrgid(0) gave %s", who, gr ? gr->gr_name : "no entry");
       break;
     }
     default: {

@@ -53,7 +53,7 @@ enum Hazard : uint32_t {
   kFork = 1u << 3,        // fork from any thread; the child verifies every quiet buffer
   kForkLive = 1u << 4,    // children that allocate, write and fork again before verifying
   kExec = 1u << 5,        // fork+exec of /bin/true, posix_spawn
-  kNss = 1u << 6,         // getpwuid_r, getgrgid_r, getaddrinfo("localhost")
+  kNss = 1u << 6,         // getpwuid, getgrgid (and _r), getpwnam_r, getaddrinfo("localhost")
   kStdio = 1u << 7,       // fopen/fprintf/fflush/fclose from several threads
   kCloseFds = 1u << 8,    // children that close_range/closefrom every fd above 2, then verify
   kThreadExit = 1u << 9,  // children whose last thread ends with pthread_exit
