@@ -587,14 +587,23 @@ class Reclaimer {
       // Not moved: the bytes are still in the slot, where a fault can find them again.
       bool purged = !leave_evicting(s.entry, evicting, s.staged);
       if (purged) return true;
-      if (err != EAGAIN || attempt == 100) {
+      // EAGAIN: an address-space event is pending (a purge made around the guard, which can
+      // come during a batch). It ends when the fault thread reads it; on a loaded machine
+      // that can take longer than any fixed number of yields, so the bound is time: 10 s.
+      if (attempt == 0) move_back_since_ = now_ns();
+      if (err != EAGAIN || now_ns() - move_back_since_ > 10'000'000'000ull) {
         e_.fail("moving an incompressible page back", err);
         return false;
       }
-      // An address-space event is pending: let the fault thread read it (it may need
-      // staging_lock_ for a fault it read first), then try again.
+      // Let the fault thread read it (it may need staging_lock_ for a fault it read
+      // first), then try again.
       e_.staging_lock_.unlock();
-      sched_yield();
+      if (attempt < 100) {
+        sched_yield();
+      } else {
+        timespec ts{0, 100000};
+        nanosleep(&ts, nullptr);
+      }
       e_.staging_lock_.lock();
     }
     if (leave_evicting(s.entry, evicting,
@@ -661,6 +670,7 @@ class Reclaimer {
   // child's ring holds its parent's slots, where no page could be moved (EEXIST).
   uint32_t first_slot_ = Engine::kStagingSlots;
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
+  uint64_t move_back_since_ = 0;  // when the current move-back first met EAGAIN
   static constexpr uint64_t kDictSampleStride = 16;
   uint64_t dict_samples_seen_ = 0;
 };
