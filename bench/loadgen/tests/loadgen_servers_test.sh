@@ -3,9 +3,20 @@
 # dataset, run a verified Zipf load, check every key, and require ops > 0 and no mismatch;
 # then overwrite one value behind the client's back and require that --check-all reports
 # it (exit status 1). Bad command lines must exit 2 with a message.
-#   loadgen_servers_test.sh /path/to/tmc_loadgen
+# Given libtmc.so and tmcctl, the servers run under the preload with TMC_COLD_AGE=1s, and
+# each must have evicted pages and faulted some back by the end of its checks, so that
+# values were read back through libtmc. (With TMC_COLD_AGE=0 every hot page is evicted at
+# once and Redis serves about 1000 requests a second: too few for the checks above.)
+#   loadgen_servers_test.sh /path/to/tmc_loadgen [/path/to/libtmc.so /path/to/tmcctl]
 set -euo pipefail
-LG="${1:?usage: $0 /path/to/tmc_loadgen}"
+LG="${1:?usage: $0 /path/to/tmc_loadgen [/path/to/libtmc.so /path/to/tmcctl]}"
+TMC_LIB="${2:-}"
+TMCCTL="${3:-}"
+SERVER_ENV=(env)
+if [[ -n "$TMC_LIB" ]]; then
+  [[ -f "$TMC_LIB" && -x "$TMCCTL" ]] || { echo "FAIL: libtmc.so '$TMC_LIB' or tmcctl '$TMCCTL' not found" >&2; exit 1; }
+  SERVER_ENV=(env LD_PRELOAD="$TMC_LIB" TMC_COLD_AGE=1s)
+fi
 PY=/usr/bin/python3
 for b in redis-server redis-cli memcached; do
   command -v "$b" >/dev/null || { echo "SKIP: $b is not installed (scripts/install_deps.sh)"; exit 77; }
@@ -58,14 +69,24 @@ check_server() {
   [[ "$(jfield "$j" 'd["phases"]["run"]["ops"] > 1000 and d["phases"]["run"]["writes"] > 0')" == True ]] || fail "$name: too few ops"
   [[ "$(jfield "$j" 'd["phases"]["check"]["checked"]')" == 20000 ]] || fail "$name: --check-all did not check every key"
   echo "ok: $name: $(jfield "$j" 'int(d["phases"]["run"]["ops_per_s"])') ops/s, $(jfield "$j" 'd["checked"]') values checked, 0 mismatches"
+  [[ -z "$TMC_LIB" ]] || check_evicted "$name" "$3"
+}
+
+# check_evicted NAME PID: the server under libtmc evicted pages and faulted some back.
+check_evicted() {
+  local s="$WORK/$1.stats.json"
+  timeout 20 "$TMCCTL" stats "$2" --json >"$s" || fail "$1: tmcctl stats $2 failed"
+  [[ "$(jfield "$s" 'd["evictions"] > 0 and d["faults"] > 0')" == True ]] ||
+    fail "$1: nothing evicted and faulted back under libtmc: $(cat "$s")"
+  echo "ok: $1 under libtmc: $(jfield "$s" 'd["evictions"]') evictions, $(jfield "$s" 'd["faults"]') faults"
 }
 
 rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" \
-  --enable-debug-command local &
+"${SERVER_ENV[@]}" redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
+  --logfile "$WORK/redis.log" --enable-debug-command local &
 PIDS+=($!)
 wait_port "$rport"
-check_server redis "$rport"
+check_server redis "$rport" "${PIDS[-1]}"
 # --reset brings the dataset back to a fresh load: DEBUG DIGEST equals a fresh load's.
 "$LG" --server redis --port "$rport" --keys 20000 --reset --state "$WORK/redis.state" --quiet
 d1=$(redis-cli -p "$rport" DEBUG DIGEST)
@@ -81,8 +102,8 @@ grep -q 'MISMATCH post:' "$WORK/out" || fail "redis: the tampered value was not 
 echo "ok: redis: a tampered value is reported and the exit status is 1"
 
 mport=$(free_port)
-memcached -u "$(id -un)" -l 127.0.0.1 -p "$mport" -m 256 -U 0 &
+"${SERVER_ENV[@]}" memcached -u "$(id -un)" -l 127.0.0.1 -p "$mport" -m 256 -U 0 &
 PIDS+=($!)
 wait_port "$mport"
-check_server memcached "$mport"
+check_server memcached "$mport" "${PIDS[-1]}"
 echo "loadgen_servers_test: passed"
