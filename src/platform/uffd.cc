@@ -6,6 +6,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
+
+#include "platform/env.h"
 #include "platform/uffd_compat.h"
 
 #ifndef USERFAULTFD_IOC_NEW
@@ -119,12 +123,35 @@ int Uffd::unregister(void* addr, size_t len) {
   return ioctl_errno(fd_, UFFDIO_UNREGISTER, &r);
 }
 
+namespace {
+// Testing only (TMC_TEST_MOVE_MISREPORT=N): every Nth move that succeeded is reported the
+// way Linux 6.18 reports a move whose first page hit a transient -EAGAIN inside the kernel
+// and was then moved on the retry (tests/repro/move_eexist.c shows the real thing):
+// EEXIST and nothing moved, or, for a run of pages, EAGAIN and only part of it moved.
+std::atomic<uint32_t> g_misreport_every{0};
+std::atomic<uint32_t> g_moves{0};
+}  // namespace
+
+void Uffd::read_test_settings() {
+  const char* v = env_get("TMC_TEST_MOVE_MISREPORT");
+  g_misreport_every.store(v != nullptr ? static_cast<uint32_t>(strtoul(v, nullptr, 10)) : 0u,
+                          std::memory_order_relaxed);
+}
+
 int Uffd::move(void* dst, void* src, size_t len, bool wake, size_t* moved) {
   uffdio_move m{reinterpret_cast<uint64_t>(dst), reinterpret_cast<uint64_t>(src), len,
                 wake ? 0 : UFFDIO_MOVE_MODE_DONTWAKE, 0};
   int err = ioctl_errno(fd_, UFFDIO_MOVE, &m);
   *moved = m.move > 0 ? static_cast<size_t>(m.move) : 0;
   if (err == 0 && *moved != len) err = EAGAIN;  // short move: the caller retries the rest
+  if (uint32_t every = g_misreport_every.load(std::memory_order_relaxed); every != 0 && err == 0) {
+    uint32_t n = g_moves.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n % every == 0) {
+      bool partial = len > 4096 && (n / every) % 2 == 1;
+      *moved = partial ? len / 4096 / 2 * 4096 : 0;
+      return partial ? EAGAIN : EEXIST;
+    }
+  }
   return err;
 }
 

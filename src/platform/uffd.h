@@ -54,6 +54,10 @@ class Uffd {
   int move(void* dst, void* src, size_t len, bool wake, size_t* moved);
   // Copies a page in and wakes the faulting thread. EEXIST means already present: woken.
   int copy(void* dst, const void* src, size_t len, bool wake);
+  // Testing only: reads TMC_TEST_MOVE_MISREPORT (uffd.cc). Called once while the engine
+  // starts, on the thread that starts it: libtmc's own threads never read the environment,
+  // which programs that rewrite their process title (Redis) copy into the heap.
+  static void read_test_settings();
   int zeropage(void* dst, size_t len, bool wake);
   int wake(void* addr, size_t len);
 

@@ -206,6 +206,7 @@ void Engine::fail(const char* what, int err) {
 bool Engine::start(heap::RegionSet* regions) {
   regions_ = regions;
   g_private_fds = platform::private_fd_tables_supported();
+  platform::Uffd::read_test_settings();
   const char* why = nullptr;
   int err = uffd_.open(kWanted, kRequired, &why);
   if (err != 0) {
