@@ -49,8 +49,10 @@ class Uffd {
   int register_write_protect(void* addr, size_t len);
   int unregister(void* addr, size_t len);
   // Moves [src, src+len) to dst (both in ranges registered with this descriptor). *moved
-  // gets the bytes moved even on error. EBUSY: a page is shared (fork, KSM) or pinned;
-  // ENOENT: a source page is not present; EAGAIN: retry.
+  // gets the bytes the kernel says it moved, also on error. EBUSY: a page is shared (fork,
+  // KSM) or pinned; ENOENT: a source page is not present; EAGAIN: retry. On error the
+  // report can be short: Linux 6.18 can move more than it says, even all of it with EEXIST
+  // (reclaimer.cc, reconcile_run); only the page tables tell.
   int move(void* dst, void* src, size_t len, bool wake, size_t* moved);
   // Copies a page in and wakes the faulting thread. EEXIST means already present: woken.
   int copy(void* dst, const void* src, size_t len, bool wake);

@@ -4,7 +4,8 @@
 //   1. MOVE:   CAS Resident→Evicting, UFFDIO_MOVE the page into a staging slot, → Staged.
 //              After the move the application's page is gone: a touch faults and the fault
 //              thread copies the page back from the slot. No write can be lost (invariant 1).
-//              Runs of contiguous pages move with one UFFDIO_MOVE.
+//              Runs of contiguous pages move with one UFFDIO_MOVE. When a move fails, the
+//              page tables, not its report, say which pages moved (see reconcile_run).
 //   2. ENCODE: same-filled? compress (lz4/zstd); too little saving → put back.
 //   3. COMMIT: under staging_lock_, CAS Staged→Compressed|SameFilled, or move the page back;
 //              a failed CAS means the page was faulted back or purged meanwhile, and the
@@ -97,6 +98,7 @@ class Reclaimer {
     }
     blob_ = static_cast<char*>(base::meta_alloc(2 * kPageSize));
     pagemap_ = static_cast<uint64_t*>(base::meta_alloc(heap::kPagesPerBlock * sizeof(uint64_t)));
+    probe_ = static_cast<uint64_t*>(base::meta_alloc(2 * Engine::kBatchPages * sizeof(uint64_t)));
     if (int err = pagemap_file_.open()) {
       log::warn().str("cannot read /proc/self/pagemap (").str(strerrorname_np(err)).str("); nothing will be compressed").flush();
       return false;
@@ -115,7 +117,7 @@ class Reclaimer {
     if (control::option(OptionId::dict) != 0 && e_.dict_.memory_bytes() == 0 &&
         !e_.dict_.init(kind, static_cast<int>(control::option(OptionId::zstd_level))))
       log::warn().str("no compression dictionary; pages are compressed without one").flush();
-    if (blob_ == nullptr || pagemap_ == nullptr) {
+    if (blob_ == nullptr || pagemap_ == nullptr || probe_ == nullptr) {
       log::warn().str("the reclaimer has no memory for its buffers; nothing will be compressed").flush();
       return false;
     }
@@ -403,8 +405,57 @@ class Reclaimer {
     return false;
   }
 
+  // UFFDIO_MOVE can move pages it then reports as not moved. In Linux 6.18's move loop, a
+  // page whose first try fails with -EAGAIN inside the kernel (its page-table entry changed
+  // between two reads, e.g. the CPU set the accessed bit) is moved by the retry, with the
+  // rest of the run, but the loop keeps the stale -EAGAIN: it counts nothing and tries the
+  // same page again, whose destination is taken now. The ioctl returns EEXIST and nothing
+  // moved, or EAGAIN and only the pages before that one (tests/repro/move_eexist.c shows
+  // it without libtmc). Believed, the report left pages "resident" whose bytes were in a
+  // staging slot: the next touch read zeros, and every later run failed on the taken slot.
+  // So after a failed move the page tables decide.
+  //
+  // Page k of a run that moved sits in slot dst + k and no longer at src + k. Fills
+  // arrived_[k] for k in [done, run) and returns how many of the run's slots hold a page
+  // (one past the last), at least `done`. If the page tables cannot be read, the report
+  // stands and eviction stops (nothing would tell which pages are where).
+  uint32_t reconcile_run(char* dst, uintptr_t src, uint32_t run, uint32_t done) {
+    uint64_t* at_dst = probe_;
+    uint64_t* at_src = probe_ + Engine::kBatchPages;
+    for (uint32_t k = done; k < run; ++k) arrived_[k] = false;
+    if (!pagemap_file_.entries(reinterpret_cast<uintptr_t>(dst), run, at_dst) ||
+        !pagemap_file_.entries(src, run, at_src)) {
+      e_.fail("reading the page tables after a failed UFFDIO_MOVE", EIO);
+      return done;
+    }
+    uint32_t used = done;
+    bool misreported = false;
+    for (uint32_t k = done; k < run; ++k) {
+      bool in_slot = (at_dst[k] & kPagemapPresent) != 0;
+      arrived_[k] = in_slot && (at_src[k] & kPagemapPresent) == 0;
+      misreported |= arrived_[k];
+      if (in_slot) used = k + 1;
+    }
+    if (misreported && !move_misreport_seen_) {
+      move_misreport_seen_ = true;
+      log::info().str("UFFDIO_MOVE moved pages it reported as not moved (a kernel bug); libtmc follows the page tables").flush();
+    }
+    return used;
+  }
+
+  // After a failed one-page move from `from` to `to`: whether the page moved anyway (it is
+  // at `to` and no longer at `from`). A page table that cannot be read says no.
+  bool landed(void* to, void* from) {
+    uint64_t at_to = 0, at_from = 0;
+    if (!pagemap_file_.entries(reinterpret_cast<uintptr_t>(to), 1, &at_to) ||
+        !pagemap_file_.entries(reinterpret_cast<uintptr_t>(from), 1, &at_from))
+      return false;
+    return (at_to & kPagemapPresent) != 0 && (at_from & kPagemapPresent) == 0;
+  }
+
   // Step 1. Slots that could not be moved are dropped from the batch; a page purged while it
-  // was moved leaves a dead slot (entry == nullptr) whose bytes are dropped with the ring.
+  // was moved leaves a dead slot (entry == nullptr) whose bytes are dropped with the ring,
+  // and so does a slot that a failed run found taken.
   // Returns the number of staged slots, first_slot_ onwards.
   static PageWord evicting_word(uint32_t now, const Slot& s) {
     return PageWord::make(PageState::kEvicting, now, 0, 0, s.staged.heat());
@@ -425,22 +476,37 @@ class Reclaimer {
         continue;
       }
       uint32_t slot = first_slot_ + staged;
+      char* dst = e_.staging_ + size_t{slot} * kPageSize;
       size_t moved = 0;
-      int err = e_.uffd_.move(e_.staging_ + slot * kPageSize, reinterpret_cast<void*>(slots_[i].page),
-                              run * kPageSize, false, &moved);
+      int err = e_.uffd_.move(dst, reinterpret_cast<void*>(slots_[i].page), run * kPageSize, false, &moved);
       uint32_t done = static_cast<uint32_t>(moved / kPageSize);
-      for (uint32_t k = 0; k < done; ++k) {
+      // Slots [slot, slot + used) are the run's: its pages that moved, and any slot found
+      // taken (never reused, or every later run would fail on it).
+      uint32_t used = done;
+      if (err != 0 && done < run) used = reconcile_run(dst, slots_[i].page, run, done);
+      uint32_t moved_prefix = done;  // pages [0, moved_prefix) of the run moved
+      while (moved_prefix < used && arrived_[moved_prefix]) ++moved_prefix;
+      // The first page that did not move (EBUSY: unshare() looks at it); read before the
+      // loop below, which may overwrite its slot.
+      Slot failed = moved_prefix < run ? slots_[i + moved_prefix] : Slot{};
+      // In order: slots_[staged] may be an entry of this run already read (staged <= i + k).
+      for (uint32_t k = 0; k < run; ++k) {
         Slot s = slots_[i + k];
-        PageWord staged_word = PageWord::make(PageState::kStaged, now, slot + k, 0, s.staged.heat());
-        if (!leave_evicting(s.entry, evicting_word(now, s), staged_word)) s.entry = nullptr;  // purged: dead
-        s.staged = staged_word;
-        slots_[staged++] = s;
+        if (k < done || (k < used && arrived_[k])) {
+          PageWord staged_word = PageWord::make(PageState::kStaged, now, slot + k, 0, s.staged.heat());
+          if (!leave_evicting(s.entry, evicting_word(now, s), staged_word)) s.entry = nullptr;  // purged: dead
+          s.staged = staged_word;
+          slots_[staged++] = s;
+        } else {
+          // Not moved: it stays where it is. ENOENT: purged since the scan; EBUSY: shared or
+          // pinned; EAGAIN: an address-space event is pending.
+          leave_evicting(s.entry, evicting_word(now, s), s.staged);
+          if (k < used) {  // its slot holds nothing of ours: a dead slot, never read
+            s.entry = nullptr;
+            slots_[staged++] = s;
+          }
+        }
       }
-      // The rest of the run stays where it is. ENOENT: purged since the scan; EBUSY: shared
-      // or pinned; EAGAIN: an address-space event is pending. The page after the moved ones
-      // is the one that failed; those after it are tried again in the next run.
-      for (uint32_t k = done; k < run; ++k)
-        leave_evicting(slots_[i + k].entry, evicting_word(now, slots_[i + k]), slots_[i + k].staged);
       if (err != 0) {
         if (err == EINVAL && platform::process_locked_bytes() != 0) {
           // mlock()ed memory (the kernel refuses to move it) stays resident: the block is
@@ -450,11 +516,13 @@ class Reclaimer {
         }
         if (err == EBUSY) {
           e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
-          unshare(slots_[i + done]);
-        }
-        else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
+          if (failed.entry != nullptr) unshare(failed);
+        } else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
         if (err == EAGAIN) break;  // the rest of the batch waits for the next pass
-        i += done + 1;
+        // The page after the moved ones is the one that failed; those after it (and after
+        // any slot the run used) are tried again in the next run.
+        uint32_t next = used > moved_prefix + 1 ? used : moved_prefix + 1;
+        i += next < run ? next : run;
       } else {
         i += run;
       }
@@ -483,11 +551,12 @@ class Reclaimer {
     const codec::Dictionary* dict = e_.dictionary();
     for (uint32_t i = 0; i < staged; ++i) {
       Slot& s = slots_[i];
+      s.handle = 0;
+      if (s.entry == nullptr) continue;  // dead: commit drops it (its slot may even be empty)
       const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
       s.encoded = codec_.encode(page, blob_, 2 * kPageSize, max_blob_, dict);
-      s.handle = 0;
       s.hash = verify_ && s.encoded.kind == codec::Encoded::Kind::kCompressed ? codec::page_hash(page) : 0;
-      if (dict == nullptr && s.entry != nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
+      if (dict == nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
         dict = sample_for_dictionary(page);
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
         s.handle = e_.pool_.store(blob_, s.encoded.size, e_.recycler_.is_open() ? &e_.recycler_ : nullptr);
@@ -577,6 +646,10 @@ class Reclaimer {
       if (!s.entry->cas(s.staged, evicting)) return true;  // faulted back or purged meanwhile
       size_t moved = 0;
       int err = e_.uffd_.move(page, slot, kPageSize, true, &moved);
+      if (err != 0 && landed(page, slot)) {  // moved after all (reconcile_run); a failed move wakes nobody
+        e_.uffd_.wake(page, kPageSize);
+        err = 0;
+      }
       if (err == 0) break;
       if (err == ENOENT) {
         // The slot is empty: the page was lazily freed (MADV_FREE) and memory pressure
@@ -612,7 +685,7 @@ class Reclaimer {
     // Purged while it moved back: take the bytes out again (ENOENT: the zap already did).
     size_t moved = 0;
     int err = e_.uffd_.move(slot, page, kPageSize, false, &moved);
-    if (err != 0 && err != ENOENT) {
+    if (err != 0 && err != ENOENT && !landed(slot, page)) {
       e_.fail("dropping a purged page", err);
       return false;
     }
@@ -645,6 +718,9 @@ class Reclaimer {
   codec::PageCodec codec_;
   char* blob_ = nullptr;
   uint64_t* pagemap_ = nullptr;  // one block's entries
+  uint64_t* probe_ = nullptr;    // a failed run's destination and source entries (reconcile_run)
+  bool arrived_[Engine::kBatchPages] = {};  // reconcile_run: page k of the run is in its slot
+  bool move_misreport_seen_ = false;        // logged once
   platform::Pagemap pagemap_file_;
   uint64_t zero_frame_ = 0;  // the shared zero page's frame (0: unknown)
   policy::AgeHistogram ages_, last_ages_;  // this pass's evictable pages by age, the last pass's
