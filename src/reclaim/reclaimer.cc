@@ -453,6 +453,12 @@ class Reclaimer {
           unshare(slots_[i + done]);
         }
         else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
+        if (err == EEXIST) {
+          // The slot is there already: something outside libtmc faulted the ring's free
+          // slots in (mlockall does, every mapping). The next batch empties the whole ring.
+          ring_populated_ = true;
+          break;
+        }
         if (err == EAGAIN) break;  // the rest of the batch waits for the next pass
         i += done + 1;
       } else {
@@ -625,11 +631,12 @@ class Reclaimer {
   // for a lock the reclaimer holds. Called with reclaim_lock_ held, between batches (no
   // slot is referenced by a page state then).
   bool make_room() {
-    if (first_slot_ + Engine::kBatchPages <= Engine::kStagingSlots) return true;
+    if (first_slot_ + Engine::kBatchPages <= Engine::kStagingSlots && !ring_populated_) return true;
     size_t len = Engine::kStagingSlots * kPageSize;
     int err = e_.uffd_.unregister(e_.staging_, len);
     if (err == 0) {
-      platform::raw_madvise(e_.staging_, first_slot_ * kPageSize, MADV_DONTNEED);
+      platform::raw_madvise(e_.staging_, ring_populated_ ? len : first_slot_ * kPageSize, MADV_DONTNEED);
+      ring_populated_ = false;
       err = e_.uffd_.register_write_protect(e_.staging_, len);  // as in Engine::start
     }
     if (err != 0) {
@@ -669,6 +676,7 @@ class Reclaimer {
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked
   // child's ring holds its parent's slots, where no page could be moved (EEXIST).
   uint32_t first_slot_ = Engine::kStagingSlots;
+  bool ring_populated_ = false;  // a free slot was found there (move_out): empty the whole ring
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
   uint64_t move_back_since_ = 0;  // when the current move-back first met EAGAIN
   static constexpr uint64_t kDictSampleStride = 16;
