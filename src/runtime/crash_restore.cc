@@ -101,16 +101,20 @@ void wait_for_batch_briefly() {
   }
 }
 
+// Every page back, and none leaves again: the process is going down.
+void restore_for_core() {
+  reclaim::Engine& e = reclaim::engine();
+  if (!e.running() || own_thread(static_cast<int32_t>(syscall(SYS_gettid)))) return;
+  e.suspend_eviction(true);
+  wait_for_batch_briefly();
+  e.restore_all(kRestoreTimeout);
+}
+
 // The signal takes the process down with a core: every page back first, then the default
 // action, then the signal again (with its own siginfo, so the core shows the original).
 void dump_core_complete(int sig, siginfo_t* info) {
-  reclaim::Engine& e = reclaim::engine();
+  restore_for_core();
   const auto tid = static_cast<int32_t>(syscall(SYS_gettid));
-  if (e.running() && !own_thread(tid)) {
-    e.suspend_eviction(true);  // the process is going: nothing may leave before the dump
-    wait_for_batch_briefly();
-    e.restore_all(kRestoreTimeout);
-  }
   struct sigaction dfl = {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
@@ -135,10 +139,16 @@ void dispatch(int sig, siginfo_t* info, void* context) {
     // An ignored fault the kernel raised itself cannot be ignored: it takes the default
     // action (force_sig_info). Sent ones are ignored.
     if (info->si_code > 0) dump_core_complete(sig, info);
-  } else if ((app.sa_flags & SA_SIGINFO) != 0) {
-    app.sa_sigaction(sig, info, context);
   } else {
-    app.sa_handler(sig);
+    // A one-shot handler (SA_RESETHAND) for a signal that dumps core is a crash handler: it
+    // reports and raises the signal again (Redis's does). Its report may read the whole
+    // heap, and Redis's writes test patterns over every writable mapping, libtmc's pool and
+    // page tables included, while libtmc's threads run: so every page comes back, and
+    // eviction stops, before it runs. (A handler that recovers from the signal, as garbage
+    // collectors do with SIGSEGV, is not one-shot: it costs nothing.)
+    if ((app.sa_flags & SA_RESETHAND) != 0) restore_for_core();
+    if ((app.sa_flags & SA_SIGINFO) != 0) app.sa_sigaction(sig, info, context);
+    else app.sa_handler(sig);
   }
   errno = saved_errno;
 }
