@@ -2,7 +2,9 @@
 // true to refuse (jemalloc then falls back, e.g. retains a range it could not unmap).
 #include "heap/extent_hooks.h"
 
+#include <errno.h>
 #include <jemalloc/jemalloc.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include <atomic>
@@ -16,12 +18,26 @@ namespace {
 
 RegionSet* g_regions = nullptr;
 
+std::atomic<LockNewExtents> g_lock_new_extents{LockNewExtents::kNo};
+
+// A locked range that could not be locked (RLIMIT_MEMLOCK) is handed out all the same, as
+// jemalloc's own memory would be: said once.
+void lock_new_extent(void* p, size_t size, LockNewExtents mode) {
+  if (mlock2(p, size, mode == LockNewExtents::kLockOnFault ? MLOCK_ONFAULT : 0) == 0) return;
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true))
+    log::warn().str("cannot lock new heap memory under mlockall(MCL_FUTURE) (").str(strerrorname_np(errno))
+        .str("); it is used unlocked").flush();
+}
+
 void* hook_alloc(extent_hooks_t*, void* new_addr, size_t size, size_t alignment, bool* zero,
                  bool* commit, unsigned) {
   void* p = g_regions->allocate(new_addr, size, alignment);
   if (p != nullptr) {
     *zero = true;  // region memory is fresh or was purged before reuse
     *commit = true;
+    LockNewExtents lock = g_lock_new_extents.load(std::memory_order_acquire);
+    if (lock != LockNewExtents::kNo) lock_new_extent(p, size, lock);
   }
   return p;
 }
@@ -172,6 +188,8 @@ void drain_unmanaged_space(unsigned arena) {
 size_t pinned_unmanaged_bytes() { return g_pinned_bytes; }
 
 RegionSet* managed_regions() { return g_regions; }
+
+void set_lock_new_extents(LockNewExtents mode) { g_lock_new_extents.store(mode, std::memory_order_release); }
 
 int guarded_madvise(void* addr, size_t length, int advice) {
   if (g_regions == nullptr || !g_regions->overlaps(addr, length)) return platform::raw_madvise(addr, length, advice);

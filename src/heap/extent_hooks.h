@@ -35,4 +35,11 @@ int guarded_madvise(void* addr, size_t length, int advice);
 // The RegionSet the hooks allocate from (null before install).
 RegionSet* managed_regions();
 
+// Under mlockall(MCL_FUTURE) the kernel locks every mapping made from then on, but the managed
+// regions were mapped before: so every range handed to jemalloc from then on is locked here
+// (mlock, or mlock2(MLOCK_ONFAULT) for MCL_ONFAULT), which faults it in like a new locked
+// mapping. runtime/memory_lock.h sets it.
+enum class LockNewExtents { kNo, kLock, kLockOnFault };
+void set_lock_new_extents(LockNewExtents mode);
+
 }  // namespace tmc::heap

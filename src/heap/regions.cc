@@ -1,6 +1,8 @@
 // See regions.h.
 #include "heap/regions.h"
 
+#include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "base/log.h"
@@ -13,6 +15,32 @@ constexpr uintptr_t kRegionAlign = uintptr_t{2} << 20;  // whole huge pages per 
 constexpr uintptr_t kPage = 4096;
 
 uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
+
+// Read-write MAP_NORESERVE space that is never faulted in up front. After
+// mlockall(MCL_FUTURE) the kernel locks every new mapping and faults it in whole, which for
+// a region would be a GiB of zeros; it does not fault in an inaccessible one. So the space
+// is mapped inaccessible, unlocked, then opened: libtmc locks what it hands out instead
+// (extent_hooks.h, set_lock_new_extents).
+void* map_reserved(size_t size) {
+  void* p = mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return MAP_FAILED;
+  munlock(p, size);  // only under mlockall(MCL_FUTURE) is there anything to undo
+  if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {
+    munmap(p, size);
+    return MAP_FAILED;
+  }
+  return p;
+}
+
+// Makes [base, end) inaccessible, or accessible and unlocked again (see with_unused_hidden).
+void set_range_accessible(uintptr_t base, uintptr_t end, bool accessible) {
+  if (base >= end) return;
+  void* p = reinterpret_cast<void*>(base);
+  if (accessible) munlock(p, end - base);
+  if (mprotect(p, end - base, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
+    log::warn().str("mprotect of unused heap space failed (").str(strerrorname_np(errno))
+        .str(accessible ? "); it stays inaccessible" : "); mlockall will fault it in").flush();
+}
 }  // namespace
 
 void RegionSet::set_region_size(size_t region_size) {
@@ -56,8 +84,7 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   // Reserve extra so the region can start on the requested alignment.
   uintptr_t extra = alignment > kRegionAlign ? alignment : kRegionAlign;
   size_t size = align_up(min_size > region_size_ ? min_size : region_size_, kRegionAlign);
-  void* p = mmap(nullptr, size + extra, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = map_reserved(size + extra);
   if (p == MAP_FAILED) return false;
   auto raw = reinterpret_cast<uintptr_t>(p);
   uintptr_t base = align_up(raw, extra);
@@ -70,7 +97,7 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   platform::name_mapping(reinterpret_cast<void*>(base), size, "tmc-heap");
   // The page table: libtmc metadata, never managed, so never evicted.
   size_t table_bytes = size / kPageSize * sizeof(PageEntry) + size / kBlockSize;
-  void* table = mmap(nullptr, table_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* table = map_reserved(table_bytes);
   if (table == MAP_FAILED) {
     munmap(reinterpret_cast<void*>(base), size);
     return false;
@@ -174,5 +201,11 @@ PageEntry* RegionSet::page_entry(uintptr_t addr) const {
 }
 
 void RegionSet::reset_lock_after_fork() { lock_.reset_after_fork(); }
+
+void RegionSet::set_unused_accessible(bool accessible) {
+  int n = count_.load(std::memory_order_relaxed);
+  for (int i = 0; i < n; ++i) set_range_accessible(regions_[i].cursor, regions_[i].end, accessible);
+  for (int i = 0; i < free_count_; ++i) set_range_accessible(free_[i].base, free_[i].end, accessible);
+}
 
 }  // namespace tmc::heap

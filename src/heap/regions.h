@@ -72,6 +72,21 @@ class RegionSet {
   // After fork the child is single-threaded; the lock may have been held by a vanished thread.
   void reset_lock_after_fork();
 
+  // Runs fn() with the address space jemalloc does not hold (never handed out, or given
+  // back) made inaccessible, and region growth waiting meanwhile. mlockall(MCL_CURRENT)
+  // runs inside it (runtime/memory_lock.h): the kernel locks and faults in every page of an
+  // accessible mapping, so a whole reserved region (a GiB) would become resident; an
+  // inaccessible range is locked without being faulted in. Afterwards those ranges are
+  // unlocked and accessible again. Returns what fn returns.
+  template <typename F>
+  auto with_unused_hidden(F fn) {
+    SpinLockGuard guard(lock_);
+    set_unused_accessible(false);
+    auto result = fn();
+    set_unused_accessible(true);
+    return result;
+  }
+
  private:
   struct Region {
     uintptr_t base;
@@ -91,6 +106,7 @@ class RegionSet {
   void* take_from_cursor(uintptr_t want, size_t size, size_t alignment);
   bool add_region(size_t min_size, size_t alignment);
   void add_free_range(uintptr_t base, uintptr_t end);
+  void set_unused_accessible(bool accessible);
 
   size_t region_size_;
   // lock_ guards everything below; regions_[0..count_) never change once published

@@ -403,14 +403,20 @@ void Engine::postfork_child() {
   if (!acked) log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
 }
 
-uint64_t Engine::restore_all() {
+uint64_t Engine::restore_all(uint64_t timeout_ns) {
   if (!running()) return 0;
   const uint32_t asked = restore_asked_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  uint64_t waited = 0;
   for (;;) {
     uint32_t ticket = restore_done_.ticket();
     if (static_cast<int32_t>(restore_passes_.load(std::memory_order_acquire) - asked) >= 0) break;
-    if (!running()) return 0;
-    restore_done_.wait(ticket, 100'000'000);
+    if (!running() || waited >= timeout_ns) return 0;
+    const uint64_t slice = timeout_ns - waited < 100'000'000 ? timeout_ns - waited : 100'000'000;
+    timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    restore_done_.wait(ticket, slice);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    waited += static_cast<uint64_t>((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
   }
   return restore_last_count_.load(std::memory_order_relaxed);
 }

@@ -63,8 +63,9 @@ class Engine {
   // debuggers, core dumps and mlock. The fault thread does the work (it alone brings pages
   // back); the caller waits until a full pass that began after the call is done. Returns
   // the pages that pass brought back; 0 when the engine is not running. Safe from any
-  // thread but the fault thread.
-  uint64_t restore_all();
+  // thread but the fault thread. Gives up after timeout_ns (returning 0): a crashing
+  // process must dump core even if the pass cannot finish (runtime/crash_restore.h).
+  uint64_t restore_all(uint64_t timeout_ns = UINT64_MAX);
   // Stops (true) or resumes eviction; pages already evicted are still served.
   void suspend_eviction(bool suspended) { eviction_suspended_.store(suspended, std::memory_order_release); }
   bool eviction_suspended() const { return eviction_suspended_.load(std::memory_order_acquire); }

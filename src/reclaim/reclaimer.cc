@@ -419,7 +419,8 @@ class Reclaimer {
   // arrived_[k] for k in [done, run) and returns how many of the run's slots hold a page
   // (one past the last), at least `done`. If the page tables cannot be read, the report
   // stands and eviction stops (nothing would tell which pages are where).
-  uint32_t reconcile_run(char* dst, uintptr_t src, uint32_t run, uint32_t done) {
+  // *slot_taken: some slot holds a page that did not come from the run.
+  uint32_t reconcile_run(char* dst, uintptr_t src, uint32_t run, uint32_t done, bool* slot_taken) {
     uint64_t* at_dst = probe_;
     uint64_t* at_src = probe_ + Engine::kBatchPages;
     for (uint32_t k = done; k < run; ++k) arrived_[k] = false;
@@ -434,6 +435,7 @@ class Reclaimer {
       bool in_slot = (at_dst[k] & kPagemapPresent) != 0;
       arrived_[k] = in_slot && (at_src[k] & kPagemapPresent) == 0;
       misreported |= arrived_[k];
+      *slot_taken |= in_slot && !arrived_[k];
       if (in_slot) used = k + 1;
     }
     if (misreported && !move_misreport_seen_) {
@@ -483,7 +485,8 @@ class Reclaimer {
       // Slots [slot, slot + used) are the run's: its pages that moved, and any slot found
       // taken (never reused, or every later run would fail on it).
       uint32_t used = done;
-      if (err != 0 && done < run) used = reconcile_run(dst, slots_[i].page, run, done);
+      bool slot_taken = false;
+      if (err != 0 && done < run) used = reconcile_run(dst, slots_[i].page, run, done, &slot_taken);
       uint32_t moved_prefix = done;  // pages [0, moved_prefix) of the run moved
       while (moved_prefix < used && arrived_[moved_prefix]) ++moved_prefix;
       // The first page that did not move (EBUSY: unshare() looks at it); read before the
@@ -517,7 +520,15 @@ class Reclaimer {
         if (err == EBUSY) {
           e_.busy_skips_.fetch_add(1, std::memory_order_relaxed);
           if (failed.entry != nullptr) unshare(failed);
-        } else if (err != ENOENT && err != EAGAIN && err != EEXIST) e_.fail("UFFDIO_MOVE", err);
+        } else if (err != ENOENT && err != EAGAIN && err != EEXIST) {
+          e_.fail("UFFDIO_MOVE", err);
+        }
+        if (err == EEXIST && slot_taken) {
+          // A slot held a page that is not ours: something outside libtmc faulted the ring's
+          // free slots in (mlockall does, every mapping). The next batch empties the whole ring.
+          ring_populated_ = true;
+          break;
+        }
         if (err == EAGAIN) break;  // the rest of the batch waits for the next pass
         // The page after the moved ones is the one that failed; those after it (and after
         // any slot the run used) are tried again in the next run.
@@ -698,11 +709,12 @@ class Reclaimer {
   // for a lock the reclaimer holds. Called with reclaim_lock_ held, between batches (no
   // slot is referenced by a page state then).
   bool make_room() {
-    if (first_slot_ + Engine::kBatchPages <= Engine::kStagingSlots) return true;
+    if (first_slot_ + Engine::kBatchPages <= Engine::kStagingSlots && !ring_populated_) return true;
     size_t len = Engine::kStagingSlots * kPageSize;
     int err = e_.uffd_.unregister(e_.staging_, len);
     if (err == 0) {
-      platform::raw_madvise(e_.staging_, first_slot_ * kPageSize, MADV_DONTNEED);
+      platform::raw_madvise(e_.staging_, ring_populated_ ? len : first_slot_ * kPageSize, MADV_DONTNEED);
+      ring_populated_ = false;
       err = e_.uffd_.register_write_protect(e_.staging_, len);  // as in Engine::start
     }
     if (err != 0) {
@@ -745,6 +757,7 @@ class Reclaimer {
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked
   // child's ring holds its parent's slots, where no page could be moved (EEXIST).
   uint32_t first_slot_ = Engine::kStagingSlots;
+  bool ring_populated_ = false;  // a free slot was found there (move_out): empty the whole ring
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
   uint64_t move_back_since_ = 0;  // when the current move-back first met EAGAIN
   static constexpr uint64_t kDictSampleStride = 16;

@@ -7,6 +7,7 @@
 #include "heap/extent_hooks.h"
 #include "reclaim/engine.h"
 #include "runtime/background.h"
+#include "runtime/memory_lock.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
 
@@ -23,6 +24,7 @@ void child() {
   if (heap::RegionSet* regions = heap::managed_regions()) regions->reset_lock_after_fork();
   heap::eviction_gate().reset_after_fork();
   reclaim::engine().postfork_child();
+  memory_lock_after_fork_child();
   thread_counters_after_fork_child();
   background_after_fork_child();
 }

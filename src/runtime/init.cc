@@ -18,6 +18,7 @@
 #include "platform/proc_fs.h"
 #include "reclaim/engine.h"
 #include "runtime/background.h"
+#include "runtime/crash_restore.h"
 #include "runtime/fork.h"
 #include "runtime/jemalloc_api.h"
 #include "runtime/runtime.h"
@@ -236,6 +237,7 @@ void on_library_load() {
   if (control::option_bool(control::OptionId::compress) && reclaim::engine().start(&g_regions)) {
     heap::set_purge_guard([](void* addr, size_t len) { reclaim::engine().before_purge(addr, len); }, [] { reclaim::engine().after_purge(); });
     control::register_stats_source([](tmc_stats* out) { reclaim::engine().fill_stats(out); });
+    if (control::option_bool(control::OptionId::core_restore)) install_crash_restore();
   }
 }
 

@@ -108,6 +108,41 @@ struct Touch {
   bool write;  // the kernel will write there
 };
 
+// Where glibc keeps a thread's robust-list head and its clear_child_tid word: fields of its
+// thread descriptor (struct pthread), at offsets from pthread_self() that are the same for
+// every thread. Learnt once from the calling thread at start-up, since asking the kernel
+// (get_robust_list, PR_GET_TID_ADDRESS) costs several microseconds a call on these VMs and
+// every thread exit would pay it twice. kUnknown: ask the kernel at each exit.
+constexpr long kUnknown = -1;
+long g_head_offset = kUnknown, g_tid_offset = kUnknown;
+
+long offset_in_descriptor(const void* field) {
+  long off = static_cast<long>(reinterpret_cast<uintptr_t>(field) - reinterpret_cast<uintptr_t>(pthread_self()));
+  return field != nullptr && off >= 0 && off < 16384 && off % alignof(int) == 0 ? off : kUnknown;
+}
+
+void learn_offsets() {
+  robust_list_head* head = nullptr;
+  size_t len = 0;
+  if (syscall(SYS_get_robust_list, 0, &head, &len) == 0) g_head_offset = offset_in_descriptor(head);
+  int* tid_address = nullptr;
+  if (prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) == 0) g_tid_offset = offset_in_descriptor(tid_address);
+}
+
+robust_list_head* own_robust_list() {
+  if (g_head_offset != kUnknown)
+    return reinterpret_cast<robust_list_head*>(reinterpret_cast<char*>(pthread_self()) + g_head_offset);
+  robust_list_head* head = nullptr;
+  size_t len = 0;
+  return syscall(SYS_get_robust_list, 0, &head, &len) == 0 ? head : nullptr;
+}
+
+int* own_tid_address() {
+  if (g_tid_offset != kUnknown) return reinterpret_cast<int*>(reinterpret_cast<char*>(pthread_self()) + g_tid_offset);
+  int* tid_address = nullptr;
+  return prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) == 0 ? tid_address : nullptr;
+}
+
 }  // namespace
 
 int create_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
@@ -122,7 +157,10 @@ int create_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(
   return rc;
 }
 
-void thread_exit_init() { key_ready(); }
+void thread_exit_init() {
+  learn_offsets();
+  key_ready();
+}
 
 void arm_thread_exit_hook() {
   if (key_ready()) pthread_setspecific(g_key, &kFirstRound);
@@ -136,13 +174,10 @@ void prepare_thread_exit() {
   int n = 0;
   auto note = [&](const void* p, size_t bytes, bool write) {
     if (n < kMaxTouched && regions->overlaps(p, bytes)) touch[n++] = Touch{reinterpret_cast<uintptr_t>(p), write};
-    // A word that straddles two pages (never, for aligned words) would need both.
   };
   // The robust list: its head lives in the thread's descriptor (managed only when the
   // program gave the thread a stack from the heap); the entries are in the mutexes.
-  robust_list_head* head = nullptr;
-  size_t head_len = 0;
-  if (syscall(SYS_get_robust_list, 0, &head, &head_len) == 0 && head != nullptr) {
+  if (robust_list_head* head = own_robust_list()) {
     note(head, sizeof(*head), false);
     const long offset = head->futex_offset;
     robust_list* entry = strip(head->list.next);
@@ -157,9 +192,7 @@ void prepare_thread_exit() {
     }
   }
   // clear_child_tid: glibc's is in the thread's descriptor, like the list head.
-  int* tid_address = nullptr;
-  if (prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) == 0 && tid_address != nullptr)
-    note(tid_address, sizeof(int), true);
+  if (int* tid_address = own_tid_address()) note(tid_address, sizeof(int), true);
   if (n == 0) return;
 
   // Pin first, then wait out a batch that may have picked these pages before the pins, then
