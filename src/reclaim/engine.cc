@@ -440,6 +440,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
   out->verify_failures = verify_failures_.load(std::memory_order_relaxed);
   out->unshared_pages = unshared_pages_.load(std::memory_order_relaxed);
+  out->move_misreports = move_misreports_.load(std::memory_order_relaxed);
   out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);
   out->dict_bytes = dict_ready_.load(std::memory_order_acquire) ? dict_.memory_bytes() : 0;
   out->refault_distance_p50_ms = refault_distance_ms_.percentile(0.50);

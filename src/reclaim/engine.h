@@ -164,7 +164,8 @@ class Engine {
   bool is_own_thread(int32_t tid) const;
 
   // Counters.
-  std::atomic<uint64_t> self_faults_{0}, fault_around_{0}, verify_failures_{0}, unshared_pages_{0};
+  std::atomic<uint64_t> self_faults_{0}, fault_around_{0}, verify_failures_{0}, unshared_pages_{0},
+      move_misreports_{0};
   std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0}, held_faults_{0}, hold_ns_{0};
   LatencyHistogram refault_distance_ms_;  // same buckets, milliseconds
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},

@@ -434,7 +434,10 @@ class Reclaimer {
     for (uint32_t k = done; k < run; ++k) {
       bool in_slot = (at_dst[k] & kPagemapPresent) != 0;
       arrived_[k] = in_slot && (at_src[k] & kPagemapPresent) == 0;
-      misreported |= arrived_[k];
+      if (arrived_[k]) {
+        misreported = true;
+        e_.move_misreports_.fetch_add(1, std::memory_order_relaxed);
+      }
       *slot_taken |= in_slot && !arrived_[k];
       if (in_slot) used = k + 1;
     }
@@ -658,6 +661,7 @@ class Reclaimer {
       size_t moved = 0;
       int err = e_.uffd_.move(page, slot, kPageSize, true, &moved);
       if (err != 0 && landed(page, slot)) {  // moved after all (reconcile_run); a failed move wakes nobody
+        e_.move_misreports_.fetch_add(1, std::memory_order_relaxed);
         e_.uffd_.wake(page, kPageSize);
         err = 0;
       }
