@@ -18,6 +18,12 @@ def ratio_cell(lru):
     return "%.3f (%s)" % (v, "met" if lru["goal_met"] else "**not met**")
 
 
+def span(run, column, fmt):
+    """The least and greatest value of one column of the window's censuses, formatted."""
+    values = [x[column] for x in run["window"]["samples"]]
+    return fmt(min(values)), fmt(max(values))
+
+
 def lru_of(run, kind):
     found = [x for x in run["lru"] if x["budget_kind"] == kind]
     return found[0] if found else None
@@ -89,9 +95,11 @@ def main():
     row("RSS, window mean (MiB; share of the target)",
         lambda r: "%s (%.1f%%)" % (mib(w(r)["mean_rss_bytes"]), 100.0 * w(r)["mean_rss_bytes"] / r["setup"]["target_bytes"])
         if r["setup"]["target_bytes"] else mib(w(r)["mean_rss_bytes"]))
-    row("pool, window mean (MiB)", lambda r: mib(w(r)["mean_pool_bytes"]))
-    row("heap pages resident, window mean (share of pages)",
-        lambda r: "%.0f (%.2f%%)" % (w(r)["mean_resident_pages"], 100.0 * w(r)["mean_resident_pages"] / r["setup"]["pages"]))
+    row("RSS, min-max of the censuses (MiB)", lambda r: "%s-%s" % span(r, 2, mib))
+    row("pool, window mean; min-max (MiB)", lambda r: "%s; %s-%s" % ((mib(w(r)["mean_pool_bytes"]),) + span(r, 3, mib)))
+    row("heap pages resident, window mean (share of pages); min-max",
+        lambda r: "%.0f (%.2f%%); %s-%s" % ((w(r)["mean_resident_pages"], 100.0 * w(r)["mean_resident_pages"] / r["setup"]["pages"])
+                                           + span(r, 1, str)))
     row("pool bytes per compressed page (c)", lambda r: num(w(r)["pool_per_page"], "%.0f"))
     row("fixed overhead F (MiB)", lambda r: mib(w(r)["fixed_overhead_bytes"]))
     row("RSS with every heap page compressed, F + pages x c (MiB)", lambda r: mib(w(r)["all_compressed_bytes"]))

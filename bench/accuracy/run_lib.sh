@@ -33,7 +33,7 @@ run_hotset() {
   local -a envs=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
-  echo "== ${envs[*]} bench_hotset $* --json" >&2
+  echo "== ${envs[*]}${envs[*]:+ }bench_hotset $* --json" >&2
   env -u LD_PRELOAD "${envs[@]}" LD_PRELOAD="$lib" "$bin" "$@" --json \
     >"$prefix.json" 2> >(tee "$prefix.log" >&2) &
   local pid=$!
