@@ -32,6 +32,18 @@ void LruSim::push_front(uint32_t p) {
   if (tail_ == kNone) tail_ = p;
 }
 
+void LruSim::evict_lru() {
+  const uint32_t victim = tail_;
+  unlink(victim);
+  in_[victim] = 0;
+  --resident_;
+}
+
+void LruSim::set_budget(size_t budget) {
+  budget_ = budget < prev_.size() ? budget : prev_.size();
+  while (resident_ > budget_) evict_lru();
+}
+
 bool LruSim::access(uint32_t page) {
   if (in_[page]) {
     if (head_ != page) {
@@ -41,12 +53,7 @@ bool LruSim::access(uint32_t page) {
     return true;
   }
   if (budget_ == 0) return false;
-  if (resident_ == budget_) {
-    const uint32_t victim = tail_;
-    unlink(victim);
-    in_[victim] = 0;
-    --resident_;
-  }
+  if (resident_ == budget_) evict_lru();
   push_front(page);
   in_[page] = 1;
   ++resident_;

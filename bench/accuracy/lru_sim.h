@@ -24,6 +24,10 @@ class LruSim {
   // access misses.
   bool access(uint32_t page);
 
+  // A new budget from the next access on; a smaller one evicts the least recently used
+  // pages down to it at once.
+  void set_budget(size_t budget);
+
   size_t budget() const { return budget_; }
   size_t resident() const { return resident_; }
   bool is_resident(size_t page) const { return in_[page] != 0; }
@@ -31,6 +35,7 @@ class LruSim {
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
   void unlink(uint32_t p);
+  void evict_lru();
   void push_front(uint32_t p);
 
   size_t budget_ = 0;

@@ -26,6 +26,24 @@ double band_lo(int b) { return b == 0 ? 0 : kBandEdges[b - 1]; }
 
 }  // namespace
 
+const char* budget_key(Budget b) {
+  switch (b) {
+    case Budget::kMeanResident: return "resident";
+    case Budget::kTraceResident: return "resident_trace";
+    case Budget::kTarget: return "target";
+  }
+  return "?";
+}
+
+const char* budget_name(Budget b) {
+  switch (b) {
+    case Budget::kMeanResident: return "(a) libtmc's mean resident pages";
+    case Budget::kTraceResident: return "(a') libtmc's resident pages census by census";
+    case Budget::kTarget: return "(b) the target's budget";
+  }
+  return "?";
+}
+
 double PolicyResults::faults_per_access() const {
   return accesses() ? static_cast<double>(delta("faults")) / static_cast<double>(accesses()) : NAN;
 }
@@ -73,7 +91,7 @@ size_t PolicyResults::target_budget() const {
 
 void print_policy_table(const PolicyResults& r, FILE* f) {
   const Options& o = r.opt;
-  const int sims = r.has_target_budget ? 2 : 1;
+  const int sims = r.n_lru;
   const double w = r.window_s;
   fprintf(f, "## Setup\n\n");
   fprintf(f, "- data: %.0f MiB malloc'd in %llu KiB chunks, %zu pages; plain RSS after the fill %.1f MiB\n", mib(static_cast<double>(o.size_bytes)),
@@ -90,8 +108,10 @@ void print_policy_table(const PolicyResults& r, FILE* f) {
   print_tmc_env(f);
 
   fprintf(f, "\n## Faults per access against LRU on the same sequence\n\n| | libtmc |");
-  for (int i = 0; i < sims; ++i) fprintf(f, " LRU, %s (%zu pages) |", r.lru[i].name, r.lru[i].budget);
-  fprintf(f, "\n| --- | ---: |%s\n| faults (misses) per access | %.5f |", sims == 2 ? " ---: | ---: |" : " ---: |", r.faults_per_access());
+  for (int i = 0; i < sims; ++i) fprintf(f, " LRU, %s (%zu pages) |", budget_name(r.lru[i].kind), r.lru[i].budget);
+  fprintf(f, "\n| --- | ---: |");
+  for (int i = 0; i < sims; ++i) fputs(" ---: |", f);
+  fprintf(f, "\n| faults (misses) per access | %.5f |", r.faults_per_access());
   for (int i = 0; i < sims; ++i) fprintf(f, " %.5f |", r.lru_misses_per_access(i));
   fprintf(f, "\n| libtmc over LRU (goal <= %.1f) | |", kGoalLruRatio);
   for (int i = 0; i < sims; ++i) fprintf(f, " %.3f (%s) |", r.ratio(i), met(r.ratio(i) <= kGoalLruRatio));
@@ -120,8 +140,10 @@ void print_policy_table(const PolicyResults& r, FILE* f) {
   fprintf(f, "| accessor thread CPU (cores) | %.3f |\n\n", static_cast<double>(r.accessor_cpu_ns) * 1e-9 / w);
 
   fprintf(f, "## Resident pages by popularity rank\n\n| ranks | pages | share of accesses | libtmc (window mean) |");
-  for (int i = 0; i < sims; ++i) fprintf(f, " LRU %s (end) |", r.lru[i].name);
-  fprintf(f, "\n| --- | ---: | ---: | ---: |%s\n", sims == 2 ? " ---: | ---: |" : " ---: |");
+  for (int i = 0; i < sims; ++i) fprintf(f, " LRU %s (end) |", budget_name(r.lru[i].kind));
+  fprintf(f, "\n| --- | ---: | ---: | ---: |");
+  for (int i = 0; i < sims; ++i) fputs(" ---: |", f);
+  fputc('\n', f);
   for (int b = 0; b < kBands; ++b) {
     const double pages = static_cast<double>(r.band_pages[b]);
     const double mean = mean_of(r, [b](const WindowSample& s) { return static_cast<double>(s.band_resident[b]); });
@@ -190,7 +212,8 @@ void print_policy_json(const PolicyResults& r, FILE* f) {
   j.num("pool_per_page", r.pool_per_page());
   j.num("fixed_overhead_bytes", r.fixed_overhead());
   j.num("all_compressed_bytes", r.all_compressed_bytes());
-  j.begin_array("samples");  // t, heap pages resident, RSS, pool, compressed pages, resident per band
+  // t, heap pages resident, RSS, pool, compressed pages, resident per band, accesses made
+  j.begin_array("samples");
   for (size_t i = 0; i < r.n_samples; ++i) {
     const WindowSample& s = r.samples[i];
     j.begin_array();
@@ -202,6 +225,7 @@ void print_policy_json(const PolicyResults& r, FILE* f) {
     j.begin_array();
     for (int b = 0; b < kBands; ++b) j.num(nullptr, static_cast<uint64_t>(s.band_resident[b]));
     j.end_array();
+    j.num(nullptr, s.accesses);
     j.end_array();
   }
   j.end_array();
@@ -222,11 +246,11 @@ void print_policy_json(const PolicyResults& r, FILE* f) {
   j.end_array();
 
   j.begin_array("lru");
-  for (int i = 0; i < (r.has_target_budget ? 2 : 1); ++i) {
+  for (int i = 0; i < r.n_lru; ++i) {
     const LruRun& l = r.lru[i];
     j.begin_object();
-    j.str("budget_kind", i == 0 ? "resident" : "target");
-    j.str("name", l.name);
+    j.str("budget_kind", budget_key(l.kind));
+    j.str("name", budget_name(l.kind));
     j.num("budget_pages", static_cast<uint64_t>(l.budget));
     j.num("misses", l.misses);
     j.num("misses_per_access", r.lru_misses_per_access(i));

@@ -26,18 +26,28 @@ struct WarmupSample {
 // One pagemap census in the window, with libtmc's gauges read next to it.
 struct WindowSample {
   double t_s = 0;  // since the window's start
+  uint64_t accesses = 0;  // the accessor's position in the sequence when the census began
   size_t resident = 0;  // heap pages present
   size_t band_resident[kBands] = {};
   uint64_t rss_bytes = 0, pool_bytes = 0, compressed_pages = 0;
 };
 
 // The LRU simulation at one budget.
+enum class Budget {
+  kMeanResident,   // (a) the mean of the heap pages present in the window's censuses
+  kTraceResident,  // (a') each census's count, from the access it began at to the next
+  kTarget,         // (b) what the target leaves room for (PolicyResults::target_budget)
+};
+
 struct LruRun {
-  const char* name = "";  // what the budget is
-  size_t budget = 0;      // pages resident
+  Budget kind = Budget::kMeanResident;
+  size_t budget = 0;      // pages resident (kTraceResident: the censuses' mean, for show)
   uint64_t misses = 0;    // in the window
   size_t band_resident[kBands] = {};  // at the window's end
 };
+
+const char* budget_key(Budget b);   // "resident", "resident_trace", "target" (JSON)
+const char* budget_name(Budget b);  // for people
 
 struct PolicyResults {
   Options opt;
@@ -66,8 +76,8 @@ struct PolicyResults {
   size_t n_samples = 0;
 
   // The replay.
-  LruRun lru[2];  // (a) same resident pages, (b) the target's budget
-  bool has_target_budget = false;
+  LruRun lru[3];  // (a), (a'), and (b) when a target is set
+  int n_lru = 0;
   double replay_s = 0;
   size_t touched_before_window = 0;  // distinct pages the sequence touched before a0
   bool replay_matches = false;       // fingerprints equal at a0 and a1

@@ -90,10 +90,12 @@ void warm_up(const Options& o, const TmcView& tmc, const Accessors& acc, PolicyR
   r->warmup_s = now_s() - t0;
 }
 
-void take_sample(const Heap& heap, Pagemap& pm, const ZipfPages& seq, const TmcView& tmc, double t_s, WindowSample* w) {
+void take_sample(const Heap& heap, Pagemap& pm, const ZipfPages& seq, const TmcView& tmc, const Accessors& acc, double t_s,
+                 WindowSample* w) {
   const StatsSnapshot st = tmc.snapshot();
   *w = WindowSample{};
   w->t_s = t_s;
+  w->accesses = acc.progress().accesses;
   w->rss_bytes = st.get_or_zero("rss_bytes");
   w->pool_bytes = st.get_or_zero("pool_bytes");
   w->compressed_pages = st.get_or_zero("compressed_pages");
@@ -118,7 +120,7 @@ void measure(const Options& o, const Heap& heap, Pagemap& pm, const ZipfPages& s
     const double at = t0 + static_cast<double>(k) * o.sample_s;
     if (at >= end) break;
     sleep_until(at);
-    take_sample(heap, pm, seq, tmc, now_s() - t0, &r->samples[k]);
+    take_sample(heap, pm, seq, tmc, acc, now_s() - t0, &r->samples[k]);
     r->n_samples = k + 1;
     const WindowSample& w = r->samples[k];
     if (k % static_cast<size_t>(std::fmax(1, std::round(10 / o.sample_s))) == 0)
@@ -141,28 +143,38 @@ void measure(const Options& o, const Heap& heap, Pagemap& pm, const ZipfPages& s
 
 // The sequence again from its start, through the LRU caches, up to the last access of the
 // window; misses counted in the window only. The fingerprints say it is the accessor's.
-void replay(const ZipfPages& seq, int sims, PolicyResults* r) {
-  LruSim lru[2];
-  for (int i = 0; i < sims; ++i) lru[i].init(seq.pages(), r->lru[i].budget);
+// The kTraceResident cache takes each census's resident count as its budget from the access
+// the census began at (the first census's before it, warm-up included).
+void replay(const ZipfPages& seq, PolicyResults* r) {
+  const int sims = r->n_lru;
+  LruSim lru[3];
+  int trace = -1;
+  for (int i = 0; i < sims; ++i) {
+    const bool traced = r->lru[i].kind == Budget::kTraceResident;
+    lru[i].init(seq.pages(), traced ? r->samples[0].resident : r->lru[i].budget);
+    if (traced) trace = i;
+  }
+  size_t next_census = 1;
   OutsideArray<uint8_t> seen;
   seen.allocate(seq.pages());
   const double t0 = now_s();
   Rng rng = seq.stream();
   uint64_t fp = 0;
   size_t touched = 0;
-  for (uint64_t i = 0; i < r->a0; ++i) {
+  uint64_t misses[3] = {};
+  bool start_ok = r->a0 == 0 && r->fp0 == 0;
+  for (uint64_t i = 0; i < r->a1; ++i) {
+    if (i == r->a0) start_ok = fp == r->fp0;
+    if (trace >= 0 && next_census < r->n_samples && i >= r->samples[next_census].accesses)
+      lru[trace].set_budget(r->samples[next_census++].resident);
     const Access a = seq.next(rng);
     fp = zipf_fingerprint(fp, a.page);
-    touched += seen[a.page] == 0;
+    touched += i < r->a0 && seen[a.page] == 0;
     seen[a.page] = 1;
-    for (int k = 0; k < sims; ++k) lru[k].access(a.page);
-  }
-  const bool start_ok = fp == r->fp0;
-  uint64_t misses[2] = {};
-  for (uint64_t i = r->a0; i < r->a1; ++i) {
-    const Access a = seq.next(rng);
-    fp = zipf_fingerprint(fp, a.page);
-    for (int k = 0; k < sims; ++k) misses[k] += !lru[k].access(a.page);
+    for (int k = 0; k < sims; ++k) {
+      const bool hit = lru[k].access(a.page);
+      misses[k] += i >= r->a0 && !hit;
+    }
   }
   r->replay_matches = start_ok && fp == r->fp1;
   r->replay_s = now_s() - t0;
@@ -217,16 +229,13 @@ int run_policy(const Options& o, const Heap& heap, Pagemap& pm, const TmcView& t
   r.check_faults = r.final_stats.get_or_zero("faults") - f0;
 
   // The simulation's arrays are allocated only now, so they were not in the window's RSS.
-  r.lru[0].name = "same resident pages";
-  r.lru[0].budget = static_cast<size_t>(std::llround(r.mean_resident()));
-  r.has_target_budget = r.target_bytes != 0;
-  if (r.has_target_budget) {
-    r.lru[1].name = "the target's budget";
-    r.lru[1].budget = r.target_budget();
-  }
-  fprintf(stderr, "bench_hotset: replaying %" PRIu64 " accesses through LRU at %zu%s pages\n", r.a1, r.lru[0].budget,
-          r.has_target_budget ? " and at the target's budget" : "");
-  replay(seq, r.has_target_budget ? 2 : 1, &r);
+  const size_t mean = static_cast<size_t>(std::llround(r.mean_resident()));
+  r.lru[r.n_lru++] = LruRun{Budget::kMeanResident, mean, 0, {}};
+  r.lru[r.n_lru++] = LruRun{Budget::kTraceResident, mean, 0, {}};
+  if (r.target_bytes != 0) r.lru[r.n_lru++] = LruRun{Budget::kTarget, r.target_budget(), 0, {}};
+  fprintf(stderr, "bench_hotset: replaying %" PRIu64 " accesses through LRU at %zu pages, at each census's count%s\n", r.a1, mean,
+          r.target_bytes != 0 ? " and at the target's budget" : "");
+  replay(seq, &r);
   if (o.json) print_policy_json(r, stdout);
   else print_policy_table(r, stdout);
   fflush(stdout);

@@ -1,5 +1,5 @@
-// The policy benchmark's reference and its sequence: LruSim against a plain list LRU, its
-// starting state and the textbook cases, and ZipfPages' permutation, bands and replay.
+// The policy benchmark's reference and its sequence: LruSim against a plain list LRU (with a
+// fixed and a moving budget), its starting state and the textbook cases, and ZipfPages' permutation, bands and replay.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,8 +15,12 @@ namespace {
 // The obvious LRU: a list, most recent first, searched on every access.
 class ListLru {
  public:
-  ListLru(size_t pages, size_t budget) : budget_(std::min(budget, pages)) {
+  ListLru(size_t pages, size_t budget) : pages_(pages), budget_(std::min(budget, pages)) {
     for (size_t p = pages - budget_; p < pages; ++p) order_.push_front(static_cast<uint32_t>(p));
+  }
+  void set_budget(size_t budget) {
+    budget_ = std::min(budget, pages_);
+    while (order_.size() > budget_) order_.pop_back();
   }
   bool access(uint32_t page) {
     auto it = std::find(order_.begin(), order_.end(), page);
@@ -30,6 +34,7 @@ class ListLru {
   bool resident(uint32_t page) const { return std::find(order_.begin(), order_.end(), page) != order_.end(); }
 
  private:
+  size_t pages_;
   size_t budget_;
   std::list<uint32_t> order_;
 };
@@ -49,6 +54,25 @@ TEST(LruSim, AgreesWithAListLruOnEveryAccess) {
     for (uint32_t p = 0; p < kPages; ++p) EXPECT_EQ(sim.is_resident(p), ref.resident(p)) << "budget " << budget << " page " << p;
     EXPECT_EQ(sim.resident(), std::min(budget, kPages));
   }
+}
+
+TEST(LruSim, AgreesWithAListLruWhileItsBudgetMoves) {
+  constexpr size_t kPages = 60;
+  LruSim sim;
+  sim.init(kPages, 40);
+  ListLru ref(kPages, 40);
+  Rng rng(99);
+  for (int i = 0; i < 20000; ++i) {
+    if (i % 500 == 0) {
+      const size_t budget = rng.below(kPages + 10);  // shrinking, growing, past the page count
+      sim.set_budget(budget);
+      ref.set_budget(budget);
+      ASSERT_LE(sim.resident(), std::min(budget, kPages));  // a smaller budget evicts at once
+    }
+    const auto page = static_cast<uint32_t>(rng.below(rng.below(kPages) + 1));
+    ASSERT_EQ(sim.access(page), ref.access(page)) << "access " << i;
+  }
+  for (uint32_t p = 0; p < kPages; ++p) EXPECT_EQ(sim.is_resident(p), ref.resident(p)) << p;
 }
 
 TEST(LruSim, StartsWithTheLastFilledPagesResident) {
