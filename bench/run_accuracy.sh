@@ -51,13 +51,10 @@ while [ $# -gt 0 ]; do
     *) echo "run_accuracy: unknown argument: $1 (see --help)" >&2; exit 1 ;;
   esac
 done
-bin="$build/bench/bench_hotset"
-lib="$build/libtmc.so"
-tmcctl="$build/tmcctl"
-[ -x "$bin" ] && [ -f "$lib" ] && [ -x "$tmcctl" ] ||
-  { echo "run_accuracy: build first: cmake --build $build --target tmc tmcctl bench_hotset" >&2; exit 1; }
-# machine_desc, git_desc
+# machine_desc, git_desc; run_need_build, run_start_notes, run_hotset
 source "$REPO/bench/datasets/compress_lib.sh"
+source "$REPO/bench/accuracy/run_lib.sh"
+run_need_build run_accuracy "$build"
 
 # name | TMC_COLD_AGE | program arguments
 if ((quick)); then
@@ -84,43 +81,24 @@ else
 fi
 mkdir -p "$out"
 
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-# Taken before the runs: the tree may move while they last (minutes each).
-source_desc="$(git_desc "$REPO") at the start; libtmc.so built $(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')"
-if awk -v l="${load%% *}" -v n="$(nproc)" 'BEGIN {exit !(l > n / 4)}'; then
-  echo "run_accuracy: warning: load average $load on $(nproc) CPUs: other work skews the CPU figures" >&2
-fi
+run_start_notes run_accuracy
 
 failed=0
 jsons=()
 for spec in "${runs[@]}"; do
   IFS='|' read -r name cold args <<<"$spec"
-  json="$out/accuracy_$name.json"
-  echo "== $name: TMC_COLD_AGE=$cold ${extra_env[*]} bench_hotset $args --json" >&2
+  echo "== $name" >&2
   # The extra --env settings come after TMC_COLD_AGE, so --env TMC_COLD_AGE=... wins.
-  # shellcheck disable=SC2086  # $args is a list of words on purpose
-  env -u LD_PRELOAD TMC_COLD_AGE="$cold" "${extra_env[@]}" LD_PRELOAD="$lib" "$bin" $args --json \
-    >"$json" 2> >(tee "$out/accuracy_$name.log" >&2) &
-  pid=$!
-  # The options the process really runs with (defaults of options added since included).
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    sleep 1
-    if timeout 10 "$tmcctl" options "$pid" --json >"$out/accuracy_$name.options.json" 2>/dev/null; then break; fi
-  done
   rc=0
-  wait "$pid" || rc=$?
+  # shellcheck disable=SC2086  # $args is a list of words on purpose
+  run_hotset "$out/accuracy_$name" TMC_COLD_AGE="$cold" "${extra_env[@]}" -- $args || rc=$?
   if ((rc != 0)); then
     echo "run_accuracy: $name exited $rc (1: a page lost its contents; 2: could not measure; see $out/accuracy_$name.log)" >&2
     failed=1
     continue
   fi
-  jsons+=("$json")
+  jsons+=("$out/accuracy_$name.json")
 done
 
-if ((${#jsons[@]} > 0)); then
-  python3 "$REPO/scripts/accuracy_report.py" \
-    --command "bench/run_accuracy.sh ${orig_args[*]}" --machine "$(machine_desc)" --source "$source_desc" \
-    --load "$load before, $(cut -d' ' -f1-3 /proc/loadavg) after" "${jsons[@]}" >"$out/accuracy.md"
-  echo "run_accuracy: wrote $out/accuracy.md" >&2
-fi
+run_report run_accuracy accuracy_report.py "$out/accuracy.md" "bench/run_accuracy.sh ${orig_args[*]}" "${jsons[@]}"
 exit "$failed"

@@ -3,10 +3,7 @@
 options the run's libtmc reported, NAME.options.json beside it), one column per run out:
 the three goals met or not, the details behind them, how the moved hot set was followed,
 every libtmc statistic, and the data check."""
-import argparse
-import json
-import math
-import os
+from hotset_report_lib import load_run, mib, num, options_section, parse_args, stats_section, table
 
 GOALS = [
     # key in "goals", label, format, goal text
@@ -16,50 +13,13 @@ GOALS = [
 ]
 
 
-def load(path):
-    with open(path) as f:
-        run = json.load(f)
-    run["name"] = os.path.basename(path)[len("accuracy_"):-len(".json")]
-    opt_path = path[:-len(".json")] + ".options.json"
-    run["options"] = []
-    if os.path.exists(opt_path):
-        try:
-            with open(opt_path) as f:
-                run["options"] = json.load(f)
-        except ValueError:
-            pass  # the run ended before tmcctl answered: reported as unknown
-    return run
-
-
-def num(v, fmt="%.1f"):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return fmt % v
-
-
-def mib(b):
-    return "%.1f" % (b / 1048576.0)
-
-
-def table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def when(t):
     return "%.0f s" % t if t is not None and t >= 0 else "not within the run"
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--command", required=True)
-    ap.add_argument("--machine", required=True)
-    ap.add_argument("--source", required=True)
-    ap.add_argument("--load", required=True)
-    ap.add_argument("json", nargs="+")
-    args = ap.parse_args()
-    runs = [load(p) for p in args.json]
+    args = parse_args()
+    runs = [load_run(p, "accuracy_") for p in args.json]
     names = [r["name"] for r in runs]
     o = []
     o.append("# Cold-detection accuracy: a heap with a known hot set\n")
@@ -166,34 +126,8 @@ def main():
             rows.append([str(t)] + cells)
         o.append(table(["s"] + ["%s: new present / old evicted / faults/s" % r["name"] for r in shifted], rows) + "\n")
 
-    o.append("## libtmc options in force\n")
-    o.append("As `tmcctl options PID` reported them during each run (options at their default are listed too, as "
-             "defaults change).\n")
-    opt_names = []
-    for r in runs:
-        for x in r["options"]:
-            if x["name"] not in opt_names:
-                opt_names.append(x["name"])
-    rows = []
-    for name in opt_names:
-        cells = []
-        for r in runs:
-            v = [x for x in r["options"] if x["name"] == name]
-            cells.append("`%s`" % v[0]["value"] if v else "-")
-        rows.append([name] + cells)
-    o.append(table(["option"] + names, rows) + "\n" if rows else "(not captured)\n")
-
-    o.append("## libtmc statistics: change over the window (and value at its end)\n")
-    fields = list(runs[0]["window"]["stats_end"].keys())
-    rows = []
-    for f in fields:
-        cells = []
-        for r in runs:
-            a = r["window"]["stats_start"].get(f)
-            b = r["window"]["stats_end"].get(f)
-            cells.append("-" if b is None else "%+d (%d)" % (b - a, b))
-        rows.append([f] + cells)
-    o.append(table(["field"] + names, rows) + "\n")
+    o += options_section(runs, names)
+    o += stats_section(runs, names, lambda r: r["window"]["stats_start"], lambda r: r["window"]["stats_end"])
 
     o.append("## Data check\n")
     rows = [["pages compared"] + [str(r["check"]["pages"]) for r in runs],

@@ -27,6 +27,15 @@ class Heap {
 
   // Whether page i still holds its original contents; scratch is kPage bytes to make them in.
   bool intact(uint64_t seed, size_t i, unsigned char* scratch) const;
+  // Compares every page with its original contents; calls on_mismatch(i, scratch) for each
+  // page i that differs, with its original contents in scratch.
+  template <typename F>
+  void check_all(uint64_t seed, F&& on_mismatch) const {
+    OutsideArray<unsigned char> scratch;
+    scratch.allocate(kPage);
+    for (size_t i = 0; i < pages(); ++i)
+      if (!intact(seed, i, scratch.data())) on_mismatch(i, scratch.data());
+  }
   // One line on stderr about how page i differs (`what` names its set: "cold", "hot").
   void report_mismatch(uint64_t seed, size_t i, unsigned char* scratch, const char* what) const;
 

@@ -15,45 +15,26 @@
 //   TMC_COLD_AGE=30s LD_PRELOAD=build/libtmc.so build/bench/bench_hotset --warmup 120s
 //
 // bench/run_accuracy.sh runs it at the documented settings and writes
-// bench/results/accuracy.md. Exit: 0 data intact, 1 a page differs, 2 cannot measure.
-#include <sys/resource.h>
-#include <time.h>
-
+// bench/results/accuracy.md. With --dist zipf the same heap is accessed with Zipf
+// popularity under an RSS target instead, against an LRU simulation (policy_run.h,
+// bench/run_policy.sh). Exit: 0 data intact, 1 a page differs, 2 cannot measure.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "accessors.h"
+#include "clock.h"
 #include "heap.h"
 #include "hot_window.h"
 #include "options.h"
 #include "outside_heap.h"
 #include "pagemap.h"
+#include "policy_run.h"
 #include "results.h"
 #include "tmc_view.h"
 
 namespace acc {
 namespace {
-
-double now_s() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-void sleep_until(double t) {
-  for (double left = t - now_s(); left > 0; left = t - now_s()) {
-    timespec ts{static_cast<time_t>(left), static_cast<long>((left - static_cast<double>(static_cast<time_t>(left))) * 1e9)};
-    nanosleep(&ts, nullptr);
-  }
-}
-
-uint64_t process_cpu_ns() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto ns = [](const timeval& tv) { return static_cast<uint64_t>(tv.tv_sec) * 1000000000ull + static_cast<uint64_t>(tv.tv_usec) * 1000ull; };
-  return ns(ru.ru_utime) + ns(ru.ru_stime);
-}
 
 // TMC_COLD_AGE in seconds as libtmc reads it (500ms, 30s, 2m, 1h, bare = s); -1 if unset or
 // not understood (libtmc then says so itself and uses its default).
@@ -173,68 +154,27 @@ void follow_shift(const Options& o, const Heap& heap, const HotWindow& old_w, co
 
 // Every page against its original contents; the hot pages of either window count as hot.
 void check(const Options& o, const Heap& heap, const HotWindow& a, const HotWindow& b, const TmcView& tmc, Results* r) {
-  OutsideArray<unsigned char> scratch;
-  scratch.allocate(kPage);
   const uint64_t f0 = tmc.snapshot().get_or_zero("faults");
   const double t0 = now_s();
-  for (size_t i = 0; i < heap.pages(); ++i) {
-    ++r->checked;
-    if (heap.intact(o.seed, i, scratch.data())) continue;
+  heap.check_all(o.seed, [&](size_t i, unsigned char* scratch) {
     const bool hot = a.contains(i) || (o.shift && b.contains(i));
     size_t& bad = hot ? r->bad_hot : r->bad_cold;
-    if (++bad <= 5) heap.report_mismatch(o.seed, i, scratch.data(), hot ? "hot" : "cold");
-  }
+    if (++bad <= 5) heap.report_mismatch(o.seed, i, scratch, hot ? "hot" : "cold");
+  });
+  r->checked = heap.pages();
   r->check_s = now_s() - t0;
   r->final_stats = tmc.snapshot();
   r->check_faults = r->final_stats.get_or_zero("faults") - f0;
 }
 
-int run(int argc, char** argv) {
-  Results r;
-  Options& o = r.opt;
-  std::string err;
-  if (!parse_options(argc, argv, &o, &err)) {
-    if (err.empty()) return 0;  // --help
-    fprintf(stderr, "bench_hotset: %s\n", err.c_str());
-    return 2;
-  }
-  TmcView tmc;
-  if (!tmc.load()) {
-    fprintf(stderr, "bench_hotset: tmc_stats_get not found: run under the preload, LD_PRELOAD=build/libtmc.so\n");
-    return 2;
-  }
-  if (!tmc.active()) {
-    fprintf(stderr, "bench_hotset: libtmc is preloaded but not managing the heap (TMC_ENABLE=0 or start-up failed)\n");
-    return 2;
-  }
-  r.cold_age_s = env_cold_age_s();
-  if (r.cold_age_s < 0)
-    fprintf(stderr, "bench_hotset: TMC_COLD_AGE is not set: libtmc's default applies (2m unless it changed); set it for a defined run\n");
-  else if (o.warmup_s < 2 * r.cold_age_s)
-    fprintf(stderr, "bench_hotset: warning: --warmup %.0f s is less than twice TMC_COLD_AGE (%.0f s): cold pages may not all be compressed yet\n",
-            o.warmup_s, r.cold_age_s);
-
-  // The report is written at the end, into a stdio buffer outside the managed heap (glibc
-  // would malloc one): it is never evicted, so writing it faults nothing.
-  static OutsideArray<char> out_buf;
-  out_buf.allocate(size_t{4} << 20);
-  setvbuf(stdout, out_buf.data(), _IOFBF, out_buf.size());
-
-  Heap heap;
-  if (!heap.allocate(o.size_bytes, o.chunk_bytes)) return 2;
+// The hot-set run on a filled heap: warm-up, window, the moved hot set, the check.
+int run_hotset(Results& r, const Heap& heap, Pagemap& pm, const TmcView& tmc) {
+  const Options& o = r.opt;
   const HotWindow hot = HotWindow::first(o.layout, heap.pages(), o.hot_percent);
   const HotWindow moved = hot.shifted();
   r.pages = heap.pages();
   r.hot_pages = hot.hot_pages;
   r.cold_pages = r.pages - r.hot_pages;
-  Pagemap pm;
-  pm.open_self(heap.pages_per_chunk() > 8192 ? heap.pages_per_chunk() : 8192);
-
-  fprintf(stderr, "bench_hotset: filling %zu pages (%.0f MiB in %zu chunks)\n", r.pages,
-          static_cast<double>(o.size_bytes) / 1048576, heap.chunks());
-  double t = now_s();
-  heap.fill(o.seed);
-  r.fill_s = now_s() - t;
 
   Accessors acc;
   acc.start(&heap, hot, moved, o.threads, o.write_percent, o.seed);
@@ -254,6 +194,58 @@ int run(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  std::string err;
+  if (!parse_options(argc, argv, &o, &err)) {
+    if (err.empty()) return 0;  // --help
+    fprintf(stderr, "bench_hotset: %s\n", err.c_str());
+    return 2;
+  }
+  TmcView tmc;
+  if (!tmc.load()) {
+    fprintf(stderr, "bench_hotset: tmc_stats_get not found: run under the preload, LD_PRELOAD=build/libtmc.so\n");
+    return 2;
+  }
+  if (!tmc.active()) {
+    fprintf(stderr, "bench_hotset: libtmc is preloaded but not managing the heap (TMC_ENABLE=0 or start-up failed)\n");
+    return 2;
+  }
+  const double cold_age_s = env_cold_age_s();
+  // Under --dist zipf the RSS target, not the cold age, decides what goes.
+  if (o.dist == Dist::kHotSet) {
+    if (cold_age_s < 0)
+      fprintf(stderr, "bench_hotset: TMC_COLD_AGE is not set: libtmc's default applies (2m unless it changed); set it for a defined run\n");
+    else if (o.warmup_s < 2 * cold_age_s)
+      fprintf(stderr, "bench_hotset: warning: --warmup %.0f s is less than twice TMC_COLD_AGE (%.0f s): cold pages may not all be compressed yet\n",
+              o.warmup_s, cold_age_s);
+  }
+
+  // The report is written at the end, into a stdio buffer outside the managed heap (glibc
+  // would malloc one): it is never evicted, so writing it faults nothing.
+  static OutsideArray<char> out_buf;
+  out_buf.allocate(size_t{4} << 20);
+  setvbuf(stdout, out_buf.data(), _IOFBF, out_buf.size());
+
+  Heap heap;
+  if (!heap.allocate(o.size_bytes, o.chunk_bytes)) return 2;
+  Pagemap pm;
+  pm.open_self(heap.pages_per_chunk() > 8192 ? heap.pages_per_chunk() : 8192);
+
+  fprintf(stderr, "bench_hotset: filling %zu pages (%.0f MiB in %zu chunks)\n", heap.pages(),
+          static_cast<double>(o.size_bytes) / 1048576, heap.chunks());
+  const double t = now_s();
+  heap.fill(o.seed);
+  const double fill_s = now_s() - t;
+
+  if (o.dist == Dist::kZipf) return run_policy(o, heap, pm, tmc, fill_s);
+  Results r;
+  r.opt = o;
+  r.cold_age_s = cold_age_s;
+  r.fill_s = fill_s;
+  return run_hotset(r, heap, pm, tmc);
 }
 
 }  // namespace

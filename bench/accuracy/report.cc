@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "json_out.h"
+#include "report_common.h"
 #include "results.h"
 
 extern char** environ;
@@ -42,15 +43,8 @@ void print_table(const Results& r, FILE* f) {
   fprintf(f, "- warm-up %.0f s (at least %.0f s, then until cold pages stopped going: %s), measured window %.1f s%s\n",
           r.warmup_s, o.warmup_s, r.settled ? "settled" : "NOT settled by --warmup-max", r.window_s,
           o.shift ? ", then the hot set moved" : "");
-  fprintf(f, "- libtmc settings:");
-  bool any = false;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (strncmp(*e, "TMC_", 4) == 0) {
-      fprintf(f, " `%s`", *e);
-      any = true;
-    }
-  }
-  fprintf(f, "%s\n\n", any ? "" : " none (libtmc's defaults)");
+  print_tmc_env(f);
+  fputs("\n", f);
 
   const double cold = r.cold_compressed(), hot = r.hot_fault_share(), cpu = r.background_cpu();
   fprintf(f, "## Goals (measured window)\n\n");
@@ -101,12 +95,7 @@ void print_table(const Results& r, FILE* f) {
             when(r.new99_after_s), when(r.old95_after_s), o.shift_s);
   }
 
-  fprintf(f, "## libtmc statistics (end of the window, change during it)\n\n| field | value | change |\n| --- | ---: | ---: |\n");
-  for (size_t i = 0; i < stat_field_count(); ++i) {
-    const uint64_t a = r.s0.values[i], b = r.s1.values[i];
-    fprintf(f, "| %s (%s) | %llu | %lld |\n", stat_fields()[i].name, stat_fields()[i].unit,
-            static_cast<unsigned long long>(b), static_cast<long long>(b - a));
-  }
+  print_stats_change(f, r.s0, r.s1);
   fprintf(f, "\n## Data check\n\n%zu pages compared with their original contents in %.1f s (%llu faults): %zu cold and %zu hot pages differ: %s\n",
           r.checked, r.check_s, static_cast<unsigned long long>(r.check_faults), r.bad_cold, r.bad_hot,
           r.bad_cold + r.bad_hot == 0 ? "PASS" : "FAIL");
@@ -134,32 +123,48 @@ void json_census(JsonOut& j, const char* key, const PageCensus& c) {
   j.end_object();
 }
 
+}  // namespace
+
+void print_tmc_env(FILE* f) {
+  fprintf(f, "- libtmc settings:");
+  bool any = false;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "TMC_", 4) == 0) {
+      fprintf(f, " `%s`", *e);
+      any = true;
+    }
+  }
+  fprintf(f, "%s\n", any ? "" : " none (libtmc's defaults)");
+}
+
+void print_stats_change(FILE* f, const StatsSnapshot& s0, const StatsSnapshot& s1) {
+  fprintf(f, "## libtmc statistics (end of the window, change during it)\n\n| field | value | change |\n| --- | ---: | ---: |\n");
+  for (size_t i = 0; i < stat_field_count(); ++i) {
+    const uint64_t a = s0.values[i], b = s1.values[i];
+    fprintf(f, "| %s (%s) | %llu | %lld |\n", stat_fields()[i].name, stat_fields()[i].unit,
+            static_cast<unsigned long long>(b), static_cast<long long>(b - a));
+  }
+}
+
 void json_stats(JsonOut& j, const char* key, const StatsSnapshot& s) {
   j.begin_object(key);
   for (size_t i = 0; i < stat_field_count(); ++i) j.num(stat_fields()[i].name, s.values[i]);
   j.end_object();
 }
 
-}  // namespace
-
-void print_json(const Results& r, FILE* f) {
-  const Options& o = r.opt;
-  JsonOut j(f);
-  j.begin_object();
-  j.begin_object("setup");
+void json_run_options(JsonOut& j, const Options& o) {
+  j.str("dist", dist_name(o.dist));
   j.num("size_bytes", o.size_bytes);
   j.num("chunk_bytes", o.chunk_bytes);
-  j.num("pages", static_cast<uint64_t>(r.pages));
-  j.num("hot_pages", static_cast<uint64_t>(r.hot_pages));
-  j.num("cold_pages", static_cast<uint64_t>(r.cold_pages));
-  j.num("hot_percent", o.hot_percent);
-  j.str("layout", layout_name(o.layout));
-  j.num("threads", static_cast<uint64_t>(o.threads));
+  j.num("seed", o.seed);
   j.num("write_percent", o.write_percent);
   j.num("warmup_s", o.warmup_s);
   j.num("warmup_max_s", o.warmup_max_s);
   j.num("measure_s", o.measure_s);
-  j.num("cold_age_s", r.cold_age_s);
+  json_tmc_env(j);
+}
+
+void json_tmc_env(JsonOut& j) {
   j.begin_object("env");
   for (char** e = environ; *e != nullptr; ++e) {
     const char* eq = strchr(*e, '=');
@@ -169,6 +174,21 @@ void print_json(const Results& r, FILE* f) {
     j.str(name, eq + 1);
   }
   j.end_object();
+}
+
+void print_json(const Results& r, FILE* f) {
+  const Options& o = r.opt;
+  JsonOut j(f);
+  j.begin_object();
+  j.begin_object("setup");
+  json_run_options(j, o);
+  j.num("pages", static_cast<uint64_t>(r.pages));
+  j.num("hot_pages", static_cast<uint64_t>(r.hot_pages));
+  j.num("cold_pages", static_cast<uint64_t>(r.cold_pages));
+  j.num("hot_percent", o.hot_percent);
+  j.str("layout", layout_name(o.layout));
+  j.num("threads", static_cast<uint64_t>(o.threads));
+  j.num("cold_age_s", r.cold_age_s);
   j.end_object();
 
   j.begin_object("goals");

@@ -1,11 +1,17 @@
 #include "tmc_view.h"
 
 #include <dlfcn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "tmc/ctl_protocol.h"
 #include "tmc/tmc.h"
 
 namespace acc {
@@ -61,6 +67,35 @@ StatsSnapshot TmcView::snapshot() const {
   const auto* base = reinterpret_cast<const unsigned char*>(&buf.s);
   for (size_t i = 0; i < kCount; ++i) memcpy(&snap.values[i], base + kOffsets[i], sizeof(uint64_t));
   return snap;
+}
+
+bool TmcView::command(const char* line, char* reply, size_t size) const {
+  // The abstract socket "@tmc.PID": a NUL byte, then the name, not NUL-terminated.
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, TMC_CTL_SOCKET_PREFIX "%d", static_cast<int>(getpid()));
+  const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + static_cast<size_t>(n));
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    fprintf(stderr, "bench_hotset: cannot reach libtmc's control socket @%s: %s (TMC_CONTROL=0?)\n", addr.sun_path + 1, strerror(errno));
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  char request[TMC_CTL_MAX_REQUEST];
+  const int rn = snprintf(request, sizeof(request), "%s\n", line);
+  bool ok = rn > 0 && static_cast<size_t>(rn) < sizeof(request) && write(fd, request, static_cast<size_t>(rn)) == rn;
+  size_t got = 0;
+  // The server replies and closes: read to the end.
+  while (ok && got + 1 < size) {
+    const ssize_t r = read(fd, reply + got, size - 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  reply[got] = '\0';
+  close(fd);
+  if (!ok) fprintf(stderr, "bench_hotset: control request '%s' could not be sent\n", line);
+  return ok;
 }
 
 }  // namespace acc

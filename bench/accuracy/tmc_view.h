@@ -33,6 +33,10 @@ class TmcView {
   bool active() const;
   // Exits with a message if libtmc refuses: the measurements need every snapshot.
   StatsSnapshot snapshot() const;
+  // Sends one command of the control protocol (tmc/ctl_protocol.h: "target 512M") to this
+  // process's own socket, as tmcctl would, and puts the reply (NUL-terminated) in reply.
+  // False with a message on stderr if the socket cannot be reached (TMC_CONTROL=0).
+  bool command(const char* line, char* reply, size_t size) const;
 
  private:
   int (*stats_get_)(void*) = nullptr;

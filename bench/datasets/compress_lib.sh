@@ -98,11 +98,13 @@ machine_desc() {
     "$(awk '/^MemTotal:/ {printf "%d", $2 / 1024}' /proc/meminfo)" "$(uname -r)" "$(uname -m)"
 }
 
-# git_desc DIR: "git abc1234" plus ", with uncommitted changes" when the tree is dirty.
+# git_desc DIR: "git abc1234" plus ", with uncommitted changes" when a tracked file differs
+# from HEAD. Untracked files (the results of an earlier run) do not count: the build takes
+# its sources from lists in tracked files.
 git_desc() {
   local rev dirty=""
   rev=$(git -C "$1" rev-parse --short HEAD 2>/dev/null) || { echo "not a git checkout"; return; }
-  [[ -n "$(git -C "$1" status --porcelain 2>/dev/null)" ]] && dirty=", with uncommitted changes"
+  [[ -n "$(git -C "$1" status --porcelain --untracked-files=no 2>/dev/null)" ]] && dirty=", with uncommitted changes"
   echo "git $rev$dirty"
 }
 
