@@ -429,23 +429,30 @@ class Reclaimer {
       e_.fail("reading the page tables after a failed UFFDIO_MOVE", EIO);
       return done;
     }
-    uint32_t used = done;
-    bool misreported = false;
+    uint32_t used = done, misreported = 0;
     for (uint32_t k = done; k < run; ++k) {
       bool in_slot = (at_dst[k] & kPagemapPresent) != 0;
-      arrived_[k] = in_slot && (at_src[k] & kPagemapPresent) == 0;
-      if (arrived_[k]) {
-        misreported = true;
-        e_.move_misreports_.fetch_add(1, std::memory_order_relaxed);
-      }
+      arrived_[k] = arrived(at_dst[k], at_src[k]);
+      misreported += arrived_[k];
       *slot_taken |= in_slot && !arrived_[k];
       if (in_slot) used = k + 1;
     }
-    if (misreported && !move_misreport_seen_) {
-      move_misreport_seen_ = true;
-      log::info().str("UFFDIO_MOVE moved pages it reported as not moved (a kernel bug); libtmc follows the page tables").flush();
-    }
+    note_misreported(misreported);
     return used;
+  }
+
+  // Pagemap entries of a move's destination and source: the page is at the destination and
+  // no longer at the source.
+  static bool arrived(uint64_t at_dst, uint64_t at_src) {
+    return (at_dst & kPagemapPresent) != 0 && (at_src & kPagemapPresent) == 0;
+  }
+
+  void note_misreported(uint32_t pages) {
+    if (pages == 0) return;
+    e_.move_misreports_.fetch_add(pages, std::memory_order_relaxed);
+    if (move_misreport_seen_) return;
+    move_misreport_seen_ = true;
+    log::info().str("UFFDIO_MOVE moved pages it reported as not moved (a kernel bug); libtmc follows the page tables").flush();
   }
 
   // After a failed one-page move from `from` to `to`: whether the page moved anyway (it is
@@ -455,7 +462,7 @@ class Reclaimer {
     if (!pagemap_file_.entries(reinterpret_cast<uintptr_t>(to), 1, &at_to) ||
         !pagemap_file_.entries(reinterpret_cast<uintptr_t>(from), 1, &at_from))
       return false;
-    return (at_to & kPagemapPresent) != 0 && (at_from & kPagemapPresent) == 0;
+    return arrived(at_to, at_from);
   }
 
   // Step 1. Slots that could not be moved are dropped from the batch; a page purged while it
@@ -661,7 +668,7 @@ class Reclaimer {
       size_t moved = 0;
       int err = e_.uffd_.move(page, slot, kPageSize, true, &moved);
       if (err != 0 && landed(page, slot)) {  // moved after all (reconcile_run); a failed move wakes nobody
-        e_.move_misreports_.fetch_add(1, std::memory_order_relaxed);
+        note_misreported(1);
         e_.uffd_.wake(page, kPageSize);
         err = 0;
       }
