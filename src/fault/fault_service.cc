@@ -129,13 +129,19 @@ class FaultService {
   // its zap as soon as its REMOVE event is read, so a fault on the same page read in the same
   // batch, served first, could put the old contents back after the zap. Served after the
   // drop, it gets a zero page, as if the purge had come first (it raced the access anyway).
+  // No page moves from the read to the end of the events' handling (reclaim/move_fence.h).
   bool read_and_dispatch() {
     uffd_msg msgs[16];
+    e_.move_fence_.enter_read();
     ssize_t got = read(e_.uffd_.fd(), msgs, sizeof(msgs));
-    if (got <= 0) return false;
+    if (got <= 0) {
+      e_.move_fence_.leave_read();
+      return false;
+    }
     ssize_t n = got / static_cast<ssize_t>(sizeof(uffd_msg));
     for (ssize_t i = 0; i < n; ++i)
       if (msgs[i].event != UFFD_EVENT_PAGEFAULT) dispatch(msgs[i]);
+    e_.move_fence_.leave_read();
     for (ssize_t i = 0; i < n; ++i)
       if (msgs[i].event == UFFD_EVENT_PAGEFAULT) dispatch(msgs[i]);
     return true;

@@ -348,6 +348,7 @@ void Engine::postfork_child() {
   if (!running()) return;
   pool_lock_.reset_after_fork();
   staging_lock_.reset_after_fork();
+  move_fence_.reset_after_fork();
   pool_.reset_after_fork();
   for (auto& slot : own_tids_) slot.store(0, std::memory_order_relaxed);
   fork_window_.store(false, std::memory_order_relaxed);

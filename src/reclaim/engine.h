@@ -12,6 +12,10 @@
 //   2. staging_lock_   the staging slots: the reclaimer while committing or dropping slots,
 //                      the fault thread while copying a page out of a slot.
 //   3. pool_lock_      blob reads (fault thread) against compaction (reclaimer).
+//   move_fence_        not a lock in this order: the reclaimer enters it for one move
+//                      (possibly holding 1 and 2), the fault thread for one read() and its
+//                      events (holding none, and taking only pool_lock_ inside); see
+//                      move_fence.h.
 // Application threads take only reclaim_lock_, and only inside the purge hook, where they
 // cannot fault on managed memory (design invariant 4).
 #pragma once
@@ -29,6 +33,7 @@
 #include "platform/uffd.h"
 #include "pool/pool.h"
 #include "reclaim/fork_window.h"
+#include "reclaim/move_fence.h"
 #include "reclaim/page_recycler.h"
 #include "tmc/tmc.h"
 
@@ -151,6 +156,8 @@ class Engine {
   std::atomic<uint64_t> restore_last_count_{0};
   base::Wakeup restore_done_;
   std::atomic<bool> eviction_suspended_{false};
+  // The reclaimer's moves against the fault thread's reading of events (move_fence.h).
+  MoveFence move_fence_;
   // The range of the purge under way through the purge guard (one at a time: it holds
   // reclaim_lock_), so the fault thread can tell its REMOVE event from an unguarded one.
   std::atomic<uintptr_t> guarded_purge_start_{0}, guarded_purge_end_{0};

@@ -476,6 +476,9 @@ class Reclaimer {
   uint32_t move_out(uint32_t now) {
     uint32_t staged = 0;
     for (uint32_t i = 0; i < count_;) {
+      // From taking the pages to leaving Evicting, no event is read (move_fence.h): an event
+      // that names a page of the run is handled before or after, never in between.
+      MoveScope fenced(e_.move_fence_);
       // A run: consecutive candidates at consecutive addresses that we now own.
       uint32_t run = 0;
       while (i + run < count_ && (run == 0 || slots_[i + run].page == slots_[i].page + run * kPageSize)) {
@@ -520,6 +523,7 @@ class Reclaimer {
           }
         }
       }
+      fenced.leave();  // before unshare(), which touches the application's page
       if (err != 0) {
         if (err == EINVAL && platform::process_locked_bytes() != 0) {
           // mlock()ed memory (the kernel refuses to move it) stays resident: the block is
@@ -655,15 +659,18 @@ class Reclaimer {
   }
 
   // An incompressible page goes back where it was, untouched, flagged so that it is retried
-  // only later. It is owned (Evicting) while it moves, so a fault waits for it and a purge
-  // that arrives meanwhile is seen: the page is then moved out again, since the purge's zap
-  // may have come before the move back (invariant 2). Called with staging_lock_ held.
+  // only later. It is owned (Evicting) while it moves, so a fault waits for it; a purge's
+  // event is handled before it is taken (it then stays out: the purge found it gone) or
+  // after it is back in place (move_fence.h). Called with staging_lock_ held.
   // Returns false after an internal error: the page stays Staged, served from its slot.
   bool move_back(const Slot& s, uint32_t slot_index, uint32_t now) {
     char* slot = e_.staging_ + slot_index * kPageSize;
     void* page = reinterpret_cast<void*>(s.page);
     PageWord evicting = evicting_word(now, s);
     for (int attempt = 0;; ++attempt) {
+      // Until the page leaves Evicting, no event is read (move_fence.h): a purge is applied
+      // before the page is taken (it is then not moved back) or after it is in place again.
+      MoveScope fenced(e_.move_fence_);
       if (!s.entry->cas(s.staged, evicting)) return true;  // faulted back or purged meanwhile
       size_t moved = 0;
       int err = e_.uffd_.move(page, slot, kPageSize, true, &moved);
@@ -672,7 +679,7 @@ class Reclaimer {
         e_.uffd_.wake(page, kPageSize);
         err = 0;
       }
-      if (err == 0) break;
+      if (err == 0) return settle_moved_back(s, slot, evicting, now);
       if (err == ENOENT) {
         // The slot is empty: the page was lazily freed (MADV_FREE) and memory pressure
         // discarded it there. It reads as zeros from now on, as it would have in place.
@@ -692,6 +699,7 @@ class Reclaimer {
       }
       // Let the fault thread read it (it may need staging_lock_ for a fault it read
       // first), then try again.
+      fenced.leave();
       e_.staging_lock_.unlock();
       if (attempt < 100) {
         sched_yield();
@@ -701,10 +709,16 @@ class Reclaimer {
       }
       e_.staging_lock_.lock();
     }
+  }
+
+  // The page is in place again: it leaves Evicting inside the fence. (A purge flagged on it
+  // meanwhile could only be one that bypassed both the fence and the guard; its zap may
+  // have come before the move back, so the bytes go out again: invariant 2.)
+  bool settle_moved_back(const Slot& s, char* slot, PageWord evicting, uint32_t now) {
+    void* page = reinterpret_cast<void*>(s.page);
     if (leave_evicting(s.entry, evicting,
                        PageWord::make(PageState::kResident, now, 0, heap::kFlagIncompressible, s.staged.heat())))
       return true;
-    // Purged while it moved back: take the bytes out again (ENOENT: the zap already did).
     size_t moved = 0;
     int err = e_.uffd_.move(slot, page, kPageSize, false, &moved);
     if (err != 0 && err != ENOENT && !landed(slot, page)) {

@@ -255,6 +255,61 @@ static int test_raw_madvise(void) {
   return stale == 0 ? 0 : fail("purged pages came back with old contents");
 }
 
+// A MADV_FREE made with the raw system call zaps nothing: the program may write the page
+// again at once, with no fault, while the fault thread has yet to handle the REMOVE event.
+// A page the reclaimer moved out in that gap (or owned when the event came) was dropped
+// with the write in it, and read zero later: the write was lost.
+#define FREE_WRITERS 4
+#define FREE_PAGES 32
+static atomic_ulong g_lost_writes, g_free_rounds;
+
+static void* free_writer(void* arg) {
+  unsigned char* p = arg;
+  unsigned char version[FREE_PAGES];
+  memset(version, 1, sizeof version);
+  memset(p, 1, FREE_PAGES * PAGE);
+  uint64_t s = (uint64_t)(uintptr_t)arg | 1;
+  while (!atomic_load(&g_stop)) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    size_t first = s % (FREE_PAGES - 8), n = 1 + (s >> 8) % 8;
+    // A raw purge leaves its pages to the kernel until they are seen gone; purged through
+    // libc (libtmc's guard) and written again, they are the reclaimer's to take again.
+    madvise(p + first * PAGE, n * PAGE, MADV_DONTNEED);
+    for (size_t i = first; i < first + n; ++i) memset(p + i * PAGE, version[i], PAGE);
+    for (volatile int k = 0; k < (int)((s >> 24) % 50000); ++k) {
+    }
+    syscall(SYS_madvise, p + first * PAGE, n * PAGE, MADV_FREE);
+    for (size_t i = first; i < first + n; ++i) {
+      version[i] = (unsigned char)(version[i] % 250 + 1);
+      memset(p + i * PAGE, version[i], PAGE);  // the kernel's to keep from here on
+    }
+    for (volatile int k = 0; k < (int)((s >> 16) % 20000); ++k) {
+    }
+    // Every page holds the last version written (pages not named since were never freed).
+    for (size_t i = 0; i < FREE_PAGES; ++i)
+      if (p[i * PAGE] != version[i] || p[i * PAGE + PAGE - 1] != version[i]) {
+        atomic_fetch_add(&g_lost_writes, 1);
+        memset(p + i * PAGE, version[i], PAGE);
+      }
+    atomic_fetch_add(&g_free_rounds, 1);
+  }
+  return NULL;
+}
+
+static int test_raw_free_write(void) {
+  unsigned char* area = aligned_alloc(2 * MB, 2 * MB);
+  memset(area, 3, 2 * MB);
+  if (!wait_evicted(400)) return fail("nothing was evicted");
+  pthread_t t[FREE_WRITERS];
+  for (int i = 0; i < FREE_WRITERS; ++i) pthread_create(&t[i], NULL, free_writer, area + (size_t)i * FREE_PAGES * PAGE);
+  sleep(8);
+  atomic_store(&g_stop, 1);
+  for (int i = 0; i < FREE_WRITERS; ++i) pthread_join(t[i], NULL);
+  unsigned long lost = atomic_load(&g_lost_writes);
+  printf("raw_free_write: %lu rounds, %lu pages lost their last write\n", atomic_load(&g_free_rounds), lost);
+  return lost == 0 ? 0 : fail("a page written right after a raw MADV_FREE lost the write");
+}
+
 // A MADV_FREEd page carried into a staging slot may be discarded there under memory
 // pressure (simulated with MADV_PAGEOUT on every anonymous mapping but the heap): libtmc
 // must neither fault on itself nor stop; the page reads its old bytes or zeros.
@@ -332,6 +387,7 @@ int main(int argc, char** argv) {
       {"fork_after_free", test_fork_after_free}, {"closefrom_child", test_closefrom_child},
       {"descriptors", test_descriptors},     {"raw_madvise", test_raw_madvise},
       {"lazyfree_staging", test_lazyfree_staging}, {"after_fork_evict", test_after_fork_evict},
+      {"raw_free_write", test_raw_free_write},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s TEST\n", argv[0]);
