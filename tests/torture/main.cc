@@ -329,6 +329,7 @@ int main(int argc, char** argv) {
   for (int t = 0; t < g_opt.threads; ++t) pthread_join(g_workers[t].thread, nullptr);
   if (on(kChurn)) pthread_join(churn, nullptr);
   if (on(kStdio)) pthread_join(logger, nullptr);
+  run_rare_ops_not_run(ti);
   reaper_stop();
 
   set_op(ti, "final check");

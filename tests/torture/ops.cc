@@ -682,14 +682,23 @@ const Weight kWeights[kNumOps] = {
 // on a busy machine (the draw alone depends on how many operations fit in the time).
 constexpr uint32_t kOverdueMs = 3000;
 std::atomic<uint32_t> g_last_ms[kNumOps];
+std::atomic<uint32_t> g_runs[kNumOps];  // how often each operation was picked
 
+// The one waiting longest goes first: taken in table order, the classes at the end never
+// ran when every operation was slow (faults held two seconds each under TMC_TARGET_HOLD=2s).
 int overdue_op() {
   uint32_t now = run_ms();
+  int oldest = -1;
+  uint32_t oldest_last = 0;
   for (int k = kOpNss; k < kNumOps; ++k) {
     if (!on(static_cast<Hazard>(kWeights[k].hazard))) continue;
     uint32_t last = g_last_ms[k].load(std::memory_order_relaxed);
-    if (now - last > kOverdueMs && g_last_ms[k].compare_exchange_strong(last, now)) return k;
+    if (now - last > kOverdueMs && (oldest < 0 || last < oldest_last)) {
+      oldest = k;
+      oldest_last = last;
+    }
   }
+  if (oldest >= 0 && g_last_ms[oldest].compare_exchange_strong(oldest_last, now)) return oldest;
   return -1;
 }
 
@@ -772,6 +781,7 @@ void* worker_main(void* arg) {
     int op = ops[k];
     if (int late = overdue_op(); late >= 0) op = late;
     g_last_ms[op].store(run_ms(), std::memory_order_relaxed);
+    g_runs[op].fetch_add(1, std::memory_order_relaxed);
     set_op(w.ti, kWeights[op].name);
     switch (op) {
       case kOpWrite: op_write(w.set, w.rng); break;
@@ -807,6 +817,26 @@ void* worker_main(void* arg) {
   wait_own_children(w.id, w.ti);
   set_op(w.ti, "stopped");
   return nullptr;
+}
+
+void run_rare_ops_not_run(ThreadInfo* ti) {
+  ct::Rng r(g_opt.seed ^ 0x5EEDull);
+  for (int k = kOpNss; k < kNumOps; ++k) {
+    if (!on(static_cast<Hazard>(kWeights[k].hazard)) || g_runs[k].load() != 0) continue;
+    printf("torture: '%s' had not run when the threads stopped: run once now\n",
+           kWeights[k].name);
+    set_op(ti, kWeights[k].name);
+    switch (k) {
+      case kOpNss: op_nss("main", r); break;
+      case kOpStdio: op_stdio("main", r, nullptr, nullptr, 0); break;
+      case kOpForkSample: do_fork(ForkKind::kSample, r, ti, -1); break;
+      case kOpFork: do_fork(ForkKind::kVerify, r, ti, -1); break;
+      case kOpForkLive: do_fork(ForkKind::kLive, r, ti, -1); break;
+      case kOpCloseFds: do_fork(ForkKind::kCloseFds, r, ti, -1); break;
+      case kOpThreadExit: do_fork(ForkKind::kThreadExit, r, ti, -1); break;
+      case kOpExec: do_fork(ForkKind::kSpawn, r, ti, -1); break;
+    }
+  }
 }
 
 // ---- short-lived threads ------------------------------------------------------------------

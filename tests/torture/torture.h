@@ -292,6 +292,10 @@ void do_fork(ForkKind kind, ct::Rng& rng, ThreadInfo* ti, int owner);
 void reaper_start();
 void reaper_stop();
 void wait_own_children(int owner, ThreadInfo* ti);  // a worker, before it ends
+// After the workers stopped: each rare operation of an enabled class that no worker picked
+// (when every operation was slow, e.g. faults held two seconds each) runs once, from the
+// calling thread, so that the run says something about every class it was asked for.
+void run_rare_ops_not_run(ThreadInfo* ti);
 // Held (shared) around process_vm_writev: see forks.cc.
 void pinned_io_begin();
 void pinned_io_end();
