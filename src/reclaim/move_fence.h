@@ -14,7 +14,10 @@
 // around it, the fault thread for one read() and the events it returned. Neither waits for
 // anything of the other's while inside (the fault thread's events need no lock the reclaimer
 // holds; a move that meets an unread event fails with EAGAIN instead of waiting), so neither
-// waits long. The reclaimer has priority: the fault thread steps back when both arrive.
+// waits long. When both arrive at once the fault thread steps back, but it says it is
+// waiting (read_wanted_) and the reclaimer lets it in before its next move: a reclaimer that
+// moves run after run (every move refused, as in a forked child whose pages the parent
+// still shares) would otherwise keep the fence closed and starve the faults.
 #pragma once
 
 #include <sched.h>
@@ -27,6 +30,7 @@ class MoveFence {
  public:
   // Reclaimer: before a move of application pages (and the page words it changes with it).
   void enter_move() {
+    while (read_wanted_.load(std::memory_order_acquire)) relax();
     moving_.store(true, std::memory_order_seq_cst);
     while (reading_.load(std::memory_order_seq_cst)) relax();
   }
@@ -36,10 +40,12 @@ class MoveFence {
   void enter_read() {
     for (;;) {
       reading_.store(true, std::memory_order_seq_cst);
-      if (!moving_.load(std::memory_order_seq_cst)) return;
+      if (!moving_.load(std::memory_order_seq_cst)) break;
       reading_.store(false, std::memory_order_seq_cst);
+      read_wanted_.store(true, std::memory_order_release);
       while (moving_.load(std::memory_order_acquire)) relax();
     }
+    read_wanted_.store(false, std::memory_order_release);
   }
   void leave_read() { reading_.store(false, std::memory_order_release); }
 
@@ -47,6 +53,7 @@ class MoveFence {
   void reset_after_fork() {
     moving_.store(false, std::memory_order_relaxed);
     reading_.store(false, std::memory_order_relaxed);
+    read_wanted_.store(false, std::memory_order_relaxed);
   }
 
  private:
@@ -59,6 +66,7 @@ class MoveFence {
 
   std::atomic<bool> moving_{false};
   std::atomic<bool> reading_{false};
+  std::atomic<bool> read_wanted_{false};  // the fault thread stepped back and waits its turn
 };
 
 // The reclaimer's side, as a scope that can be left early.

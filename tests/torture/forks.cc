@@ -313,6 +313,7 @@ bool wait_child(pid_t pid, double timeout, ThreadInfo* ti, int* status, const ch
       describe_tasks(pid, text, sizeof(text), 12);
       fail(g_count->child_hangs, "%s: child %d still running after %.0f s; killing it. Its threads:\n%s", what,
            static_cast<int>(pid), timeout, text);
+      pause_for_debugger(pid);
       kill(pid, SIGKILL);
       waitpid(pid, status, 0);
       if (ti) ti->child.store(0);
@@ -415,6 +416,7 @@ void* reaper_main(void*) {
         fail(g_count->child_hangs, "%s: child %d still running after %.0f s; killing it. Its threads:\n%s", p.what,
              static_cast<int>(p.pid), p.deadline - p.started, text);
         say_if_checked_but_alive(p.kind, p.no, p.rec);
+        pause_for_debugger(p.pid);
         kill(p.pid, SIGKILL);
         waitpid(p.pid, &st, 0);
       } else {
@@ -482,7 +484,10 @@ void do_fork(ForkKind kind, ct::Rng& r, ThreadInfo* ti, int owner) {
   uint64_t seed = r.next();
   pid_t parent = getpid();
   set_op(ti, "fork()");
+  const bool child_ends_threads = kind == ForkKind::kThreadExit;
+  if (child_ends_threads) pthread_rwlock_wrlock(&g_resolver_fork_lock);
   pid_t pid = fork();
+  if (child_ends_threads) pthread_rwlock_unlock(&g_resolver_fork_lock);  // in both processes
   if (pid < 0) {
     fail(g_count->child_failures, "fork #%llu: %s", static_cast<unsigned long long>(no), strerror(errno));
     if (pending) pending->state.store(0);

@@ -444,6 +444,8 @@ void op_madvise(SlotSet& set, ct::Rng& r, bool raw) {
 
 // ---- name lookups -------------------------------------------------------------------------
 
+pthread_rwlock_t g_resolver_fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+
 void op_nss(const char* who, ct::Rng& r) {
   char buf[4096];
   switch (r.below(6)) {
@@ -487,7 +489,9 @@ void op_nss(const char* who, ct::Rng& r) {
       addrinfo hints{}, *ai = nullptr;
       hints.ai_family = AF_UNSPEC;
       hints.ai_socktype = SOCK_STREAM;
+      pthread_rwlock_rdlock(&g_resolver_fork_lock);  // torture.h: glibc's resolver lock and fork
       int rc = getaddrinfo("localhost", "6379", &hints, &ai);
+      pthread_rwlock_unlock(&g_resolver_fork_lock);
       bool loopback = false;
       for (addrinfo* p = ai; rc == 0 && p; p = p->ai_next) {
         if (p->ai_family == AF_INET)

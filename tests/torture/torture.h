@@ -230,6 +230,9 @@ void watchdog_stop();
 // one) is doing: tid, name, the harness's operation (this process), state, kernel wait
 // channel and the first stack_lines lines of its kernel stack. Never allocates.
 void describe_tasks(pid_t pid, char* out, size_t n, int stack_lines);
+// With TORTURE_DEBUG_PAUSE=SECONDS in the environment, waits that long (saying so) before a
+// hung process or child is killed, so that a debugger can attach; otherwise returns at once.
+void pause_for_debugger(pid_t pid);
 
 // The closing line: seed, time, operations, bytes verified, forks, children, libtmc's stats
 // (with_stats false: a hang where they cannot be read; they print as -1) and the result.
@@ -273,6 +276,14 @@ void op_copy(SlotSet& set, ct::Rng& r);
 void op_madvise(SlotSet& set, ct::Rng& r, bool raw);
 void op_io(Worker& w);
 void op_nss(const char* who, ct::Rng& r);
+// glibc's resolver keeps its configuration under a process-wide lock (resolv/resolv_conf.c)
+// that fork() does not take or reset: a child forked while another thread is inside
+// getaddrinfo inherits it locked, and any thread of the child that ends (thread freeres
+// detaches the resolver state the forking thread had) waits for it forever. That is
+// glibc's, with or without libtmc (longer faults only widen the window), and programs
+// avoid it as this harness does: getaddrinfo holds this lock shared, and a fork whose child
+// ends threads holds it exclusive around fork().
+extern pthread_rwlock_t g_resolver_fork_lock;
 void op_stdio(const char* who, ct::Rng& r, FILE* journal, FILE** idle, int nidle);
 void release_slot_set(SlotSet& set);  // checks and frees every buffer, unmaps the models
 void* worker_main(void* arg);

@@ -112,6 +112,7 @@ void write_all(const char* p, size_t n) {
     describe_tasks(child, text, sizeof(text), 16);
     write_all(text, strlen(text));
   }
+  pause_for_debugger(getpid());
   // The summary reads libtmc's statistics, which may wait on whatever hangs: bounded.
   signal(SIGALRM, on_late_alarm);
   alarm(5);
@@ -222,6 +223,16 @@ void watchdog_start() { pthread_create(&g_watchdog, nullptr, watchdog_main, null
 void watchdog_stop() {
   g_watch_stop.store(true);
   pthread_join(g_watchdog, nullptr);
+}
+
+void pause_for_debugger(pid_t pid) {
+  const char* v = getenv("TORTURE_DEBUG_PAUSE");
+  int seconds = v ? atoi(v) : 0;
+  if (seconds <= 0) return;
+  char line[160];
+  int n = snprintf(line, sizeof(line), "torture: pausing %d s for a debugger: gdb -p %d\n", seconds, static_cast<int>(pid));
+  write_all(line, static_cast<size_t>(n));
+  sleep(static_cast<unsigned>(seconds));
 }
 
 }  // namespace tt
