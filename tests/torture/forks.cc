@@ -485,9 +485,16 @@ void do_fork(ForkKind kind, ct::Rng& r, ThreadInfo* ti, int owner) {
   pid_t parent = getpid();
   set_op(ti, "fork()");
   const bool child_ends_threads = kind == ForkKind::kThreadExit;
-  if (child_ends_threads) pthread_rwlock_wrlock(&g_resolver_fork_lock);
+  if (child_ends_threads) {
+    g_churn_quiesce.fetch_add(1);
+    while (on(kChurn) && !g_churn_quiet.load() && !g_stop.load()) sleep_us(500);
+    pthread_rwlock_wrlock(&g_resolver_fork_lock);
+  }
   pid_t pid = fork();
-  if (child_ends_threads) pthread_rwlock_unlock(&g_resolver_fork_lock);  // in both processes
+  if (child_ends_threads) {
+    pthread_rwlock_unlock(&g_resolver_fork_lock);  // in both processes
+    if (pid != 0) g_churn_quiesce.fetch_sub(1);
+  }
   if (pid < 0) {
     fail(g_count->child_failures, "fork #%llu: %s", static_cast<unsigned long long>(no), strerror(errno));
     if (pending) pending->state.store(0);

@@ -24,6 +24,8 @@ namespace tt {
 Worker* g_workers;
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_churn_alive{0};
+std::atomic<int> g_churn_quiesce{0};
+std::atomic<bool> g_churn_quiet{false};
 
 namespace {
 
@@ -940,10 +942,28 @@ void* churn_main(void*) {
   int njoin = 0;
   uint64_t index = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
+    // A fork whose child ends threads wants no thread of this process in glibc's thread exit
+    // (torture.h, g_resolver_fork_lock): every thread started is joined, and none starts.
+    // Quiet is cleared before the request is read, the forker sets the request before it
+    // reads quiet: one of the two sees the other.
+    g_churn_quiet.store(false);
+    if (g_churn_quiesce.load() > 0) {
+      set_op(ti, "no threads while a fork's child ends threads");
+      for (int k = 0; k < njoin; ++k) {
+        pthread_join(joinable[k], nullptr);
+        munmap(joinable_arg[k], sizeof(ChurnArg));
+      }
+      njoin = 0;
+      if (g_churn_alive.load() == 0) g_churn_quiet.store(true);
+      sleep_us(500);
+      continue;
+    }
     set_op(ti, "start a thread");
     if (g_churn_alive.load() < kChurnMax) {
       // Detached threads end on their own; joinable ones are joined when there is no room.
-      bool detached = r.below(2) == 0 || njoin == kChurnMax;
+      // With the threadexit class on, all are joinable: only a join says that a thread is
+      // out of glibc's thread exit.
+      bool detached = !on(kThreadExit) && (r.below(2) == 0 || njoin == kChurnMax);
       auto* a = static_cast<ChurnArg*>(map_anon(sizeof(ChurnArg)));
       a->index = index++;
       a->detached = detached;

@@ -282,7 +282,8 @@ void op_nss(const char* who, ct::Rng& r);
 // detaches the resolver state the forking thread had) waits for it forever. That is
 // glibc's, with or without libtmc (longer faults only widen the window), and programs
 // avoid it as this harness does: getaddrinfo holds this lock shared, and a fork whose child
-// ends threads holds it exclusive around fork().
+// ends threads holds it exclusive around fork(). Every thread that ends takes glibc's lock
+// too (thread freeres), so such a fork also waits until no churn thread is alive.
 extern pthread_rwlock_t g_resolver_fork_lock;
 void op_stdio(const char* who, ct::Rng& r, FILE* journal, FILE** idle, int nidle);
 void release_slot_set(SlotSet& set);  // checks and frees every buffer, unmaps the models
@@ -290,6 +291,10 @@ void* worker_main(void* arg);
 void* churn_main(void* arg);  // starts and reaps short-lived threads until g_stop
 void* logger_main(void* arg);  // a stdio-heavy thread, with --hazards stdio
 extern std::atomic<int> g_churn_alive;
+// Forks whose child ends threads ask the churn starter (g_churn_quiesce > 0) to start no
+// thread and join all it started; it says when none is left (g_churn_quiet).
+extern std::atomic<int> g_churn_quiesce;
+extern std::atomic<bool> g_churn_quiet;
 
 // ---- forks (forks.cc) ---------------------------------------------------------------------
 
