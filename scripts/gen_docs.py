@@ -87,10 +87,31 @@ def options_table():
     return "\n".join(lines)
 
 
+def stats():
+    """The rows of stats.def as (name, kind, unit, doc)."""
+    return [(name, kind, c_string(unit), c_string(",".join(doc)))
+            for name, kind, unit, *doc in rows(STATS_DEF, "TMC_STAT")]
+
+
+# Units counted in a fraction of a second; Prometheus wants seconds.
+TIME_UNITS = {"ns": 1e-9, "ms": 1e-3}
+
+
+def prometheus_name(name, kind, unit):
+    """The metric `tmcctl metrics` exports a statistic as (src/tmcctl/metrics.cc follows the
+    same rule, and tests/tools/check_metrics.py holds it to this one): libtmc_ + the name,
+    a time unit replaced by a _seconds suffix, _total after a counter."""
+    if unit in TIME_UNITS:
+        name = "_".join(part for part in name.split("_") if part != unit) + "_seconds"
+    elif unit == "bytes" and not name.endswith("_bytes"):
+        name += "_bytes"
+    return "libtmc_" + name + ("_total" if kind == "counter" else "")
+
+
 def stats_table():
-    lines = ["| field | unit | meaning |", "| --- | --- | --- |"]
-    for name, unit, *doc in rows(STATS_DEF, "TMC_STAT"):
-        lines.append(f"| `{name}` | {c_string(unit)} | {c_string(','.join(doc))} |")
+    lines = ["| field | kind | unit | meaning | `tmcctl metrics` |", "| --- | --- | --- | --- | --- |"]
+    for name, kind, unit, doc in stats():
+        lines.append(f"| `{name}` | {kind} | {unit} | {doc} | `{prometheus_name(name, kind, unit)}` |")
     return "\n".join(lines)
 
 
@@ -109,7 +130,10 @@ def stats_doc():
     return (HEADER.format(src="include/tmc/stats.def") + "# libtmc statistics\n\n"
             "`tmcctl stats PID` prints these as a table, `tmcctl stats PID --json` as one JSON "
             "object; programs can read them with `tmc_stats_get()` (include/tmc/tmc.h). Fields of "
-            "parts not built yet read 0; none is estimated.\n\n" + stats_table() + "\n")
+            "parts not built yet read 0; none is estimated.\n\n"
+            "A *counter* only grows while the process lives; a *gauge* is a current level. "
+            "`tmcctl metrics` exports every field for Prometheus under the name in the last "
+            "column, with the labels `pid` and `command`; times are converted to seconds.\n\n" + stats_table() + "\n")
 
 
 def readme_with_table(readme):

@@ -14,6 +14,9 @@ packages=(
   lz4 zstd
   # the plots of bench/compare_zram.sh (scripts/compare_report.py); util-linux has mkswap/swapon
   python3-matplotlib util-linux
+  # promtool, which checks `tmcctl metrics` in tests/programs/tmcctl_metrics_test.sh (about
+  # 20 MB to fetch; the test checks the format itself too, and leaves promtool out without it)
+  prometheus
 )
 
 missing=()
@@ -28,8 +31,9 @@ SUDO=""
 echo "installing: ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian redis/memcached packages start system services; the tests start their own.
-for svc in redis-server memcached; do
+# The Debian redis/memcached/prometheus packages start system services; the tests start
+# their own servers, and none needs a Prometheus server running.
+for svc in redis-server memcached prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi

@@ -18,13 +18,13 @@ namespace acc {
 namespace {
 
 const StatField kFields[] = {
-#define TMC_STAT(name, unit, doc) {#name, unit},
+#define TMC_STAT(name, kind, unit, doc) {#name, unit},
 #include "tmc/stats.def"
 #undef TMC_STAT
 };
 
 const size_t kOffsets[] = {
-#define TMC_STAT(name, unit, doc) offsetof(tmc_stats, name),
+#define TMC_STAT(name, kind, unit, doc) offsetof(tmc_stats, name),
 #include "tmc/stats.def"
 #undef TMC_STAT
 };

@@ -13,7 +13,7 @@ extern "C" {
 
 /* A snapshot of libtmc's statistics; fields are defined in tmc/stats.def. */
 struct tmc_stats {
-#define TMC_STAT(name, unit, doc) uint64_t name;
+#define TMC_STAT(name, kind, unit, doc) uint64_t name;
 #include "tmc/stats.def"
 #undef TMC_STAT
 };

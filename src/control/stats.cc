@@ -7,7 +7,7 @@ namespace tmc::control {
 namespace {
 
 constexpr StatInfo kStats[kStatCount] = {
-#define TMC_STAT(name, unit, doc) {#name, unit, doc},
+#define TMC_STAT(name, kind, unit, doc) {#name, unit, doc},
 #include "tmc/stats.def"
 #undef TMC_STAT
 };

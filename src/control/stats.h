@@ -14,7 +14,7 @@
 namespace tmc::control {
 
 enum class StatId : int {
-#define TMC_STAT(name, unit, doc) name,
+#define TMC_STAT(name, kind, unit, doc) name,
 #include "tmc/stats.def"
 #undef TMC_STAT
   kCount

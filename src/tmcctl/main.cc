@@ -3,29 +3,30 @@
 //   tmcctl list                    processes answering on a libtmc control socket
 //   tmcctl stats PID [--json]      statistics as a table, or the raw JSON
 //   tmcctl options PID             options the process runs with
+//   tmcctl target PID SIZE|N%|off  the RSS target, live
 //   tmcctl restore PID             bring every evicted page back (before a debugger attaches)
 //   tmcctl version PID
+//   tmcctl metrics [--pid PID]     every libtmc process in the Prometheus text format (metrics.cc)
+//   tmcctl top [--interval S] [--iterations N]   a live table of them all (top.cc)
 //
-// Talks the protocol of include/tmc/ctl_protocol.h. Never linked into libtmc.so.
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cctype>
+// Talks the protocol of include/tmc/ctl_protocol.h (ctl_client.cc). Never linked into
+// libtmc.so. This file parses the command line and holds the one-process commands.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <algorithm>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "tmc/ctl_protocol.h"
+#include "tmcctl/ctl_client.h"
+#include "tmcctl/metrics.h"
+#include "tmcctl/process.h"
+#include "tmcctl/text.h"
+#include "tmcctl/top.h"
 
+namespace tmcctl {
 namespace {
 
 int usage() {
@@ -34,90 +35,15 @@ int usage() {
                "       tmcctl options PID\n"
                "       tmcctl target PID SIZE|N%|off   (e.g. 1G, 60% of peak RSS)\n"
                "       tmcctl restore PID   bring every evicted page back (debuggers, core dumps)\n"
-               "       tmcctl version PID\n";
+               "       tmcctl version PID\n"
+               "       tmcctl metrics [--pid PID]\n"
+               "           every libtmc process (or one) in the Prometheus text format, for\n"
+               "           node_exporter's textfile collector (see packaging/prometheus/)\n"
+               "       tmcctl top [--interval S] [--iterations N]\n"
+               "           live table of every libtmc process: RSS, memory saved, compression\n"
+               "           ratio, faults/s, evictions/s, CPU of libtmc's threads; refreshed\n"
+               "           every S seconds (default 1), exits after N refreshes if given\n";
   return 2;
-}
-
-// Sends one request and returns the whole reply, or an error message in *error. The reply
-// must start within timeout_s seconds.
-std::optional<std::string> request(int pid, const std::string& command, std::string* error, int timeout_s = 5) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return *error = strerror(errno), std::nullopt;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::string name = TMC_CTL_SOCKET_PREFIX + std::to_string(pid);
-  memcpy(addr.sun_path + 1, name.data(), name.size());
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    *error = "process " + std::to_string(pid) + " is not running libtmc with a control socket (" +
-             strerror(errno) + ")";
-    close(fd);
-    return std::nullopt;
-  }
-  timeval tv{timeout_s, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string line = command + "\n";
-  if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-    *error = std::string("send: ") + strerror(errno);
-    close(fd);
-    return std::nullopt;
-  }
-  std::string reply;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  if (reply.empty()) return *error = "no reply from process " + std::to_string(pid), std::nullopt;
-  if (reply.rfind("error: ", 0) == 0) {
-    *error = reply.substr(7);
-    while (!error->empty() && error->back() == '\n') error->pop_back();
-    return std::nullopt;
-  }
-  return reply;
-}
-
-// Parses the flat {"name": integer, ...} object the stats command returns, keeping order.
-std::vector<std::pair<std::string, unsigned long long>> parse_flat_json(const std::string& s) {
-  std::vector<std::pair<std::string, unsigned long long>> out;
-  size_t i = 0;
-  while ((i = s.find('"', i)) != std::string::npos) {
-    size_t end = s.find('"', i + 1);
-    if (end == std::string::npos) break;
-    std::string key = s.substr(i + 1, end - i - 1);
-    size_t colon = s.find(':', end);
-    if (colon == std::string::npos) break;
-    out.emplace_back(key, std::strtoull(s.c_str() + colon + 1, nullptr, 10));
-    i = s.find_first_of(",}", colon);
-    if (i == std::string::npos) break;
-  }
-  return out;
-}
-
-std::string human_bytes(unsigned long long v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double d = static_cast<double>(v);
-  int u = 0;
-  while (d >= 1024 && u < 4) d /= 1024, ++u;
-  char buf[32];
-  snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", d, units[u]);
-  return buf;
-}
-
-std::string human_ns(unsigned long long v) {
-  char buf[32];
-  if (v >= 1000000000ull) snprintf(buf, sizeof(buf), "%.2f s", v / 1e9);
-  else if (v >= 1000000ull) snprintf(buf, sizeof(buf), "%.2f ms", v / 1e6);
-  else if (v >= 1000ull) snprintf(buf, sizeof(buf), "%.1f us", v / 1e3);
-  else snprintf(buf, sizeof(buf), "%llu ns", v);
-  return buf;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int cmd_stats(int pid, bool json) {
@@ -151,41 +77,17 @@ int cmd_simple(int pid, const char* command, int timeout_s = 5) {
   return 0;
 }
 
-std::string read_cmdline(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  for (char& c : s)
-    if (c == '\0') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-// Finds control sockets in /proc/net/unix: abstract names show up as "@tmc.PID".
 int cmd_list() {
-  std::ifstream f("/proc/net/unix");
-  if (!f) return std::cerr << "tmcctl: cannot read /proc/net/unix\n", 1;
-  std::string line;
-  std::map<int, bool> pids;
-  const std::string marker = std::string("@") + TMC_CTL_SOCKET_PREFIX;
-  while (std::getline(f, line)) {
-    size_t at = line.find(marker);
-    if (at == std::string::npos) continue;
-    std::string rest = line.substr(at + marker.size());
-    if (rest.empty() || !isdigit(static_cast<unsigned char>(rest[0]))) continue;
-    pids[std::atoi(rest.c_str())] = true;
-  }
+  std::string error;
+  std::vector<int> pids = discover_pids(&error);
+  if (!error.empty()) return std::cerr << "tmcctl: " << error << "\n", 1;
   printf("%-8s %-12s %-12s %s\n", "PID", "RSS", "HEAP", "COMMAND");
-  for (auto& [pid, _] : pids) {
-    std::string error;
+  for (int pid : pids) {
     auto reply = request(pid, "stats", &error);
     if (!reply) continue;  // gone, or not ours to see
-    unsigned long long rss = 0, heap = 0;
-    for (auto& [name, value] : parse_flat_json(*reply)) {
-      if (name == "rss_bytes") rss = value;
-      if (name == "heap_bytes") heap = value;
-    }
-    printf("%-8d %-12s %-12s %s\n", pid, human_bytes(rss).c_str(), human_bytes(heap).c_str(),
-           read_cmdline(pid).c_str());
+    auto fields = parse_flat_json(*reply);
+    printf("%-8d %-12s %-12s %s\n", pid, human_bytes(find_stat(fields, "rss_bytes").value_or(0)).c_str(),
+           human_bytes(find_stat(fields, "heap_bytes").value_or(0)).c_str(), read_cmdline(pid).c_str());
   }
   return 0;
 }
@@ -197,12 +99,58 @@ std::optional<int> parse_pid(const char* s) {
   return static_cast<int>(v);
 }
 
+std::optional<double> parse_seconds(const char* s) {
+  char* end = nullptr;
+  double v = std::strtod(s, &end);
+  if (end == s || *end != '\0' || !(v >= 0.01 && v <= 3600)) return std::nullopt;
+  return v;
+}
+
+// `metrics [--pid PID]`
+int run_metrics(int argc, char** argv) {
+  std::optional<int> only;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--pid" && i + 1 < argc) {
+      only = parse_pid(argv[++i]);
+      if (!only) return std::cerr << "tmcctl: '" << argv[i] << "' is not a process id\n", 2;
+    } else {
+      return usage();
+    }
+  }
+  return cmd_metrics(only);
+}
+
+// `top [--interval S] [--iterations N]`
+int run_top(int argc, char** argv) {
+  TopOptions options;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--interval" && i + 1 < argc) {
+      auto s = parse_seconds(argv[++i]);
+      if (!s) return std::cerr << "tmcctl: --interval wants seconds between 0.01 and 3600, not '" << argv[i] << "'\n", 2;
+      options.interval_s = *s;
+    } else if (arg == "--iterations" && i + 1 < argc) {
+      auto n = parse_pid(argv[++i]);  // the same shape: a positive whole number
+      if (!n) return std::cerr << "tmcctl: --iterations wants a positive number, not '" << argv[i] << "'\n", 2;
+      options.iterations = *n;
+    } else {
+      return usage();
+    }
+  }
+  return cmd_top(options);
+}
+
 }  // namespace
+}  // namespace tmcctl
 
 int main(int argc, char** argv) {
+  using namespace tmcctl;
   if (argc < 2) return usage();
   std::string cmd = argv[1];
   if (cmd == "list") return cmd_list();
+  if (cmd == "metrics") return run_metrics(argc, argv);
+  if (cmd == "top") return run_top(argc, argv);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") return usage(), 0;
   if (argc < 3) return usage();
   auto pid = parse_pid(argv[2]);

@@ -57,6 +57,12 @@ need_lib() {
   TMC_ENV=(env LD_PRELOAD="$TMC_LIB" TMC_LIB="$TMC_LIB")
 }
 
+# need_tmcctl PATH: the tmcctl under test (the scripts' second argument) must exist; sets TMCCTL.
+need_tmcctl() {
+  TMCCTL="${1:-}"
+  [[ -n "$TMCCTL" && -x "$TMCCTL" ]] || die "usage: $0 /path/to/libtmc.so /path/to/tmcctl (tmcctl '$TMCCTL' not found)"
+}
+
 # need_bin NAME...: skips (77) when a required program is not installed.
 need_bin() {
   local b
@@ -200,6 +206,20 @@ wait_port() {
   done
   echo "nothing listens on 127.0.0.1:$port after ${secs}s" >&2
   return 1
+}
+
+# wait_ready OUT PID ERR WHAT: waits (10 s at most) for a line starting with "ready" in
+# OUT, the output of process PID; if none comes, prints ERR (its stderr) and dies naming WHAT.
+wait_ready() {
+  local out="$1" pid="$2" err="$3" what="$4" i
+  for ((i = 0; i < 200; i++)); do
+    grep -q '^ready' "$out" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q '^ready' "$out" 2>/dev/null && return 0
+  cat "$err" >&2
+  die "$what did not start"
 }
 
 # stop_pid PID [SECONDS]: TERM, wait up to SECONDS, then KILL. Returns the exit status.

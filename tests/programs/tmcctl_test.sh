@@ -13,8 +13,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_lib "${1:-}"
-TMCCTL="${2:-}"
-[[ -n "$TMCCTL" && -x "$TMCCTL" ]] || die "usage: $0 /path/to/libtmc.so /path/to/tmcctl (tmcctl '$TMCCTL' not found)"
+need_tmcctl "${2:-}"
 need_bin "$PY"
 watchdog "${TMC_TEST_WATCHDOG:-80}"
 
@@ -30,17 +29,12 @@ SLEEPER_BYTES=$((2000 * 10000 + $("$PY" -c 'print(sum(len(str(i)) for i in range
 # start_sleeper NAME env...: starts the sleeper in the background, waits for "ready";
 # sets SLEEPER_PID.
 start_sleeper() {
-  local name="$1" i
+  local name="$1"
   shift
   "$@" "$PY" -c "$SLEEPER" 60 >"$WORK/$name.out" 2>"$WORK/$name.err" &
   SLEEPER_PID=$!
   on_exit "stop_pid $SLEEPER_PID 5"
-  for ((i = 0; i < 200; i++)); do
-    grep -q '^ready' "$WORK/$name.out" 2>/dev/null && break
-    kill -0 "$SLEEPER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q '^ready' "$WORK/$name.out" || { cat "$WORK/$name.err" >&2; die "$name did not start"; }
+  wait_ready "$WORK/$name.out" "$SLEEPER_PID" "$WORK/$name.err" "$name"
   log "$name: pid $SLEEPER_PID ($*)"
 }
 ctl() { timeout 20 "$TMCCTL" "$@"; }
@@ -155,11 +149,7 @@ print(unreadable, wrong)'
 "${TMC_ENV[@]}" TMC_COLD_AGE=3s "$PY" -c "$HOLDER" >"$WORK/holder.out" 2>"$WORK/holder.err" &
 HOLDER_PID=$!
 on_exit "stop_pid $HOLDER_PID 5"
-for ((i = 0; i < 200; i++)); do
-  grep -q '^ready' "$WORK/holder.out" 2>/dev/null && break
-  sleep 0.05
-done
-grep -q '^ready' "$WORK/holder.out" || { cat "$WORK/holder.err" >&2; die "the holder did not start"; }
+wait_ready "$WORK/holder.out" "$HOLDER_PID" "$WORK/holder.err" "the holder"
 ADDRS="$(sed -n 's/^ready //p' "$WORK/holder.out")"
 evicted_now() {
   ctl stats "$HOLDER_PID" --json | "$PY" -c 'import json, sys; s = json.load(sys.stdin); print(s["compressed_pages"] + s["zero_pages"] + s["same_pages"])'
