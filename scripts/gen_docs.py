@@ -4,7 +4,13 @@
 
     scripts/gen_docs.py           rewrite the generated files
     scripts/gen_docs.py --check   exit 1 if any generated file is out of date (CI)
+
+With --man it writes the man pages libtmc.7 and tmcctl.1 (and .gz) instead
+(scripts/man_pages.py), into a build directory: the build does it (cmake/install.cmake), nothing is checked in.
+
+    scripts/gen_docs.py --man DIR --tmcctl PATH [--version V] [--libdir L] [--docdir D]
 """
+import argparse
 import pathlib
 import re
 import sys
@@ -46,7 +52,7 @@ def rows(path, macro):
     return out
 
 
-def describe_type(kind, lo, hi):
+def describe_type(kind, doc):
     if kind == "Bool":
         return "bool: 1/true/yes/on or 0/false/no/off"
     if kind == "Size":
@@ -57,8 +63,9 @@ def describe_type(kind, lo, hi):
         return "duration: 500ms, 30s, 5m, 1h (bare number = seconds)"
     if kind == "Uint":
         return "whole number"
-    if kind == "Enum":
-        return "one of the listed values"
+    if kind == "Enum":  # the values are the doc's {a|b|c} list, as options.cc parses them
+        m = re.search(r"\{([^}]*)\}", doc)
+        return "one of " + ", ".join(m.group(1).split("|")) if m else "one of the listed values"
     return kind
 
 
@@ -71,10 +78,12 @@ def human_bound(kind, value):
     return str(v)
 
 
-def options_table():
-    lines = ["| variable | default | accepts | meaning |", "| --- | --- | --- | --- |"]
+def options():
+    """Every option of options.def as a dict: env, default, accepts (with bounds), doc."""
+    out = []
     for ident, env, kind, default, lo, hi, *doc in rows(OPTIONS_DEF, "TMC_OPTION"):
-        accepts = describe_type(kind, lo, hi)
+        text = c_string(",".join(doc))
+        accepts = describe_type(kind, text)
         bounds = []
         if lo.strip() not in ("0",):
             bounds.append("min " + human_bound(kind, lo))
@@ -82,8 +91,16 @@ def options_table():
             bounds.append("max " + human_bound(kind, hi))
         if bounds:
             accepts += " (" + ", ".join(bounds) + ")"
-        text = c_string(",".join(doc)).replace("|", "\\|")
-        lines.append(f"| `{c_string(env)}` | `{c_string(default)}` | {accepts} | {text} |")
+        out.append({"env": c_string(env), "default": c_string(default), "accepts": accepts,
+                    "doc": text})
+    return out
+
+
+def options_table():
+    lines = ["| variable | default | accepts | meaning |", "| --- | --- | --- | --- |"]
+    for o in options():
+        text = o["doc"].replace("|", "\\|")
+        lines.append(f"| `{o['env']}` | `{o['default']}` | {o['accepts']} | {text} |")
     return "\n".join(lines)
 
 
@@ -145,8 +162,38 @@ def readme_with_table(readme):
     return head + begin + "\n" + options_table() + "\n" + end + tail
 
 
+def write_man(a):
+    """Writes each page plain (to read in the build tree) and gzipped (to install: Debian
+    installs man pages compressed; mtime 0 keeps the file the same for the same text)."""
+    import gzip
+    import man_pages  # scripts/man_pages.py, next to this file
+    out = pathlib.Path(a.man)
+    out.mkdir(parents=True, exist_ok=True)
+    pages = {
+        "libtmc.7": man_pages.libtmc_7(options(), a.version, a.libdir, a.docdir),
+        "tmcctl.1": man_pages.tmcctl_1([{"name": n, "kind": k, "unit": u, "doc": d} for n, k, u, d in stats()],
+                                       man_pages.tmcctl_usage(a.tmcctl), a.version),
+    }
+    for name, text in pages.items():
+        (out / name).write_text(text)
+        (out / (name + ".gz")).write_bytes(gzip.compress(text.encode(), 9, mtime=0))
+    return 0
+
+
 def main():
-    check = "--check" in sys.argv
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale")
+    ap.add_argument("--man", metavar="DIR", help="write libtmc.7 and tmcctl.1 into DIR")
+    ap.add_argument("--tmcctl", help="the built tmcctl, for its usage text (with --man)")
+    ap.add_argument("--version", default="", help="libtmc's version, for the page headers")
+    ap.add_argument("--libdir", default="lib", help="library directory under the prefix")
+    ap.add_argument("--docdir", default="share/doc/libtmc", help="doc directory under the prefix")
+    a = ap.parse_args()
+    if a.man:
+        if not a.tmcctl:
+            ap.error("--man needs --tmcctl")
+        return write_man(a)
+    check = a.check
     targets = {
         ROOT / "docs/options.md": options_doc(),
         ROOT / "docs/stats.md": stats_doc(),
