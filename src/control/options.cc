@@ -370,7 +370,7 @@ void load_options_from_env() {
         .flush();
   }
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    if (strncmp(*e, "TMC_", 4) != 0) continue;
+    if (strncmp(*e, "TMC_", 4) != 0 || strncmp(*e, "TMC_TEST_", 9) == 0) continue;  // TMC_TEST_*: platform/uffd.cc
     const char* eq = strchr(*e, '=');
     if (eq == nullptr) continue;
     OptionId unused;

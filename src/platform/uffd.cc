@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 
 #include "platform/env.h"
 #include "platform/uffd_compat.h"
@@ -18,6 +19,10 @@
 
 namespace tmc::platform {
 namespace {
+
+// Features negotiation leaves out as if the kernel had refused them (testing only:
+// read_test_settings).
+std::atomic<uint64_t> g_test_refused{0};
 
 // Keeps libtmc's descriptors out of the low numbers programs reuse with dup2.
 int move_high(int fd) {
@@ -80,19 +85,31 @@ int Uffd::open(uint64_t wanted, uint64_t required, const char** why) {
     *why = "this kernel's userfaultfd lacks UFFDIO_MOVE or event features libtmc needs (Linux 6.8 or newer)";
     return EOPNOTSUPP;
   }
-  fd = raw_open(O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    *why = "userfaultfd could not be reopened";
-    return errno;
-  }
-  uffdio_api api{UFFD_API, wanted & probe.features, 0};
-  if (int err = ioctl_errno(fd, UFFDIO_API, &api)) {
+  uint64_t ask = wanted & probe.features & ~g_test_refused.load(std::memory_order_relaxed);
+  uffdio_api api{};
+  for (;;) {
+    fd = raw_open(O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      *why = "userfaultfd could not be reopened";
+      return errno;
+    }
+    api = uffdio_api{UFFD_API, ask, 0};
+    int err = ioctl_errno(fd, UFFDIO_API, &api);
+    if (err == 0) break;
     ::close(fd);
+    // The kernel lists UFFD_FEATURE_EVENT_FORK to everyone but grants it only with
+    // CAP_SYS_PTRACE (fs/userfaultfd.c, userfaultfd_api): a service user that reaches
+    // userfaultfd through /dev/userfaultfd or the sysctl goes on without it.
+    if (err == EPERM && (ask & UFFD_FEATURE_EVENT_FORK) != 0 && (required & UFFD_FEATURE_EVENT_FORK) == 0) {
+      ask &= ~uint64_t{UFFD_FEATURE_EVENT_FORK};
+      continue;
+    }
     *why = "the userfaultfd feature negotiation failed";
     return err;
   }
   fd_ = move_high(fd);
-  features_.bits = api.features;
+  // What was asked for and granted: the kernel writes back everything it could offer.
+  features_.bits = ask;
   *why = nullptr;
   return 0;
 }
@@ -136,6 +153,11 @@ void Uffd::read_test_settings() {
   const char* v = env_get("TMC_TEST_MOVE_MISREPORT");
   g_misreport_every.store(v != nullptr ? static_cast<uint32_t>(strtoul(v, nullptr, 10)) : 0u,
                           std::memory_order_relaxed);
+  // Testing only (TMC_TEST_NO_FORK_EVENTS=1): negotiate as a process without CAP_SYS_PTRACE
+  // would, so root can test the fork protocol of a service user (reclaim/engine.cc).
+  v = env_get("TMC_TEST_NO_FORK_EVENTS");
+  g_test_refused.store(v != nullptr && strcmp(v, "1") == 0 ? uint64_t{UFFD_FEATURE_EVENT_FORK} : 0,
+                       std::memory_order_relaxed);
 }
 
 int Uffd::move(void* dst, void* src, size_t len, bool wake, size_t* moved) {

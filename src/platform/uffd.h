@@ -32,7 +32,9 @@ class Uffd {
  public:
   // Opens a descriptor (the userfaultfd syscall, then /dev/userfaultfd) and negotiates
   // `wanted` features. Returns 0, or an errno; *why receives a sentence for the user.
-  // `required` features missing from the kernel give EOPNOTSUPP.
+  // `required` features missing from the kernel give EOPNOTSUPP. A wanted, not required
+  // UFFD_FEATURE_EVENT_FORK that the kernel refuses to this process (it needs
+  // CAP_SYS_PTRACE) is left out: features() tells.
   int open(uint64_t wanted, uint64_t required, const char** why);
   // Takes over an already negotiated descriptor (a forked child's, from a FORK event).
   void adopt(int fd, UffdFeatures features);
@@ -56,7 +58,7 @@ class Uffd {
   int move(void* dst, void* src, size_t len, bool wake, size_t* moved);
   // Copies a page in and wakes the faulting thread. EEXIST means already present: woken.
   int copy(void* dst, const void* src, size_t len, bool wake);
-  // Testing only: reads TMC_TEST_MOVE_MISREPORT (uffd.cc). Called once while the engine
+  // Testing only: reads TMC_TEST_MOVE_MISREPORT and TMC_TEST_NO_FORK_EVENTS (uffd.cc). Called once while the engine
   // starts, on the thread that starts it: libtmc's own threads never read the environment,
   // which programs that rewrite their process title (Redis) copy into the heap.
   static void read_test_settings();
