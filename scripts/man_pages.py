@@ -63,11 +63,12 @@ def libtmc_7(options, version, libdir, docdir):
             "Root or CAP_SYS_PTRACE, which also allows tracing and reading the memory of "
             "other processes: far more than libtmc needs.")) +
         ".PP\n" + roff(
-            "Limit: libtmc also needs fork events from its userfaultfd "
-            "(UFFD_FEATURE_EVENT_FORK), which the kernel grants only with CAP_SYS_PTRACE. "
-            "Through the group or the sysctl libtmc writes \"the userfaultfd feature "
-            "negotiation failed\" and runs as a plain allocator; today compression needs "
-            "root or CAP_SYS_PTRACE.") + "\n.PP\n" + roff(
+            "Forks: the kernel reports forks to a userfaultfd (UFFD_FEATURE_EVENT_FORK) only "
+            "with CAP_SYS_PTRACE. Through the group or the sysctl libtmc runs without fork "
+            "events: fork() first brings every compressed page back (the stat "
+            "fork_restored_pages counts them) and the child compresses on its own. The copy "
+            "is exact either way; with the capability a fork is cheap and the child "
+            "decompresses lazily. posix_spawn, system() and vfork cost nothing extra.") + "\n.PP\n" + roff(
             "systemd services with PrivateDevices=true do not see /dev/userfaultfd; "
             f"prefix/{docdir}/systemd/ has drop-ins for Debian's redis-server and "
             "memcached units, each line saying which setting it relaxes and why.") + "\n")

@@ -525,7 +525,10 @@ class FaultService {
   // page goes in without a wake-up (a thread faulting on it meanwhile is woken when its own
   // message is served). Returns false if it was not brought back (not evicted, cannot be
   // decoded, or cannot be installed at once); *blob_size gets the blob's size.
-  bool bring_back(uintptr_t page, PageEntry* entry, uint32_t now, const char* path, uint32_t* blob_size) {
+  // With keep_age the page keeps its epoch and heat: it is as cold as before and is evicted
+  // again at the reclaimer's next pass that finds it eligible (a fork's restore).
+  bool bring_back(uintptr_t page, PageEntry* entry, uint32_t now, const char* path, uint32_t* blob_size,
+                  bool keep_age = false) {
     PageWord w = entry->load();
     const void* src = nullptr;
     *blob_size = 0;
@@ -544,12 +547,13 @@ class FaultService {
         if (entry->load().raw != w.raw) return false;
         if (e_.uffd_.copy(reinterpret_cast<void*>(page), e_.staging_ + w.payload() * kPageSize, kPageSize, false) != 0)
           return false;
-        return retire(entry, w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
+        return retire(entry, w, PageWord::make(PageState::kResident, keep_age ? w.epoch() : now, 0, 0, w.heat()));
       }
       default:
         return false;
     }
     if (e_.uffd_.copy(reinterpret_cast<void*>(page), src, kPageSize, false) != 0) return false;
+    if (keep_age) return retire(entry, w, PageWord::make(PageState::kResident, w.epoch(), 0, 0, w.heat()));
     // Brought back ahead of use: as much a refault as a faulting page, for the back-off.
     uint8_t heat = policy::next_heat(w.heat(), now - w.epoch(), e_.age_threshold_.load(std::memory_order_relaxed),
                                      heap::kMaxHeat);
@@ -578,7 +582,8 @@ class FaultService {
   // wait for the whole heap.
   void restore() {
     const uint32_t asked = e_.restore_asked_.load(std::memory_order_acquire);
-    uint64_t count = 0;
+    const bool keep_age = e_.restore_keep_age_.exchange(false, std::memory_order_acq_rel);
+    uint64_t count = 0, left = 0;
     const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
     for (int r = 0; r < e_.regions_->region_count(); ++r) {
       heap::RegionView v = e_.regions_->view(r);
@@ -592,9 +597,11 @@ class FaultService {
             // when it needs every page (mlock).
             if (st != PageState::kCompressed && st != PageState::kSameFilled && st != PageState::kStaged) continue;
             uint32_t size = 0;
-            if (bring_back(page, entry, now, "restore", &size)) {
+            if (bring_back(page, entry, now, "restore", &size, keep_age)) {
               ++count;
               brought_back(kPageSize - size);
+            } else {
+              ++left;
             }
           }
           return true;
@@ -604,6 +611,7 @@ class FaultService {
     }
     restore_seen_ = asked;
     e_.restore_last_count_.store(count, std::memory_order_relaxed);
+    e_.restore_last_left_.store(left, std::memory_order_relaxed);
     e_.restore_passes_.store(asked, std::memory_order_release);
     e_.restore_done_.notify();
   }

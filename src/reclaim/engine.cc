@@ -17,6 +17,7 @@
 #include "control/options.h"
 #include "platform/fd_table.h"
 #include "platform/libc_threads.h"
+#include "platform/mm.h"
 #include "platform/uffd_compat.h"
 
 namespace tmc::reclaim {
@@ -34,11 +35,13 @@ union EngineStorage {
 constinit EngineStorage g_storage;
 Engine& g_engine = g_storage.engine;
 
-// Features: MOVE for atomic eviction, FORK so children keep their evicted pages, REMOVE/
-// UNMAP/REMAP so purged memory never comes back with old contents, THREAD_ID for the
-// fault statistics.
-constexpr uint64_t kRequired = UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMOVE;
-constexpr uint64_t kWanted = kRequired | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_THREAD_ID;
+// Features: MOVE for atomic eviction, REMOVE/UNMAP/REMAP so purged memory never comes back
+// with old contents, FORK so children are served their evicted pages lazily (without it,
+// which is the case without CAP_SYS_PTRACE, fork() brings them all back first: prefork),
+// THREAD_ID for the fault statistics.
+constexpr uint64_t kRequired = UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_REMOVE;
+constexpr uint64_t kWanted = kRequired | UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_UNMAP |
+                             UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_THREAD_ID;
 
 pthread_mutex_t g_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 int g_child_end = -1;  // the child's end of the fork hand-over socket, between prefork and postfork
@@ -213,18 +216,20 @@ bool Engine::start(heap::RegionSet* regions) {
     log::warn().str(why).str(" (").str(strerror(err)).str("); running as a plain allocator, nothing is compressed").flush();
     return false;
   }
+  fork_events_ = uffd_.features().has(UFFD_FEATURE_EVENT_FORK);
   void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  // Registered in write-protect mode only: UFFDIO_MOVE needs both ends registered, but
-  // nothing in the staging area may trap. A page moved there can vanish (a MADV_FREEd page
-  // that memory pressure discards): it then reads as zeros, which is all a lazily freed
-  // page promises, instead of a fault on the engine's own descriptor that nobody serves.
-  if (staging == MAP_FAILED || uffd_.register_write_protect(staging, kStagingSlots * heap::kPageSize) != 0) {
+  void* doorbell = mmap(nullptr, heap::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  doorbell_ = doorbell == MAP_FAILED ? nullptr : static_cast<char*>(doorbell);
+  if (staging == MAP_FAILED || doorbell_ == nullptr || !register_staging(static_cast<char*>(staging))) {
     log::warn().str("cannot set up the staging area; running as a plain allocator").flush();
     uffd_.close();
     return false;
   }
   staging_ = static_cast<char*>(staging);
+  if (!fork_events_)
+    log::info().str("no fork events from userfaultfd without CAP_SYS_PTRACE: fork() brings every "
+                    "compressed page back first, the child compresses on its own").flush();
   if (!fork_log_.init()) log::warn().str("no memory for the fork log; blobs freed during a fork are kept").flush();
   running_.store(true, std::memory_order_release);
   if (!spawn(fault_service_main, "tmc-fault")) {
@@ -239,6 +244,19 @@ bool Engine::start(heap::RegionSet* regions) {
       .str(control::option(OptionId::codec) == 0 ? "lz4" : "zstd").flush();
   return true;
 }
+
+// Registered in write-protect mode only: UFFDIO_MOVE needs both ends registered, but
+// nothing in the staging area may trap. A page moved there can vanish (a MADV_FREEd page
+// that memory pressure discards): it then reads as zeros, which is all a lazily freed
+// page promises, instead of a fault on the engine's own descriptor that nobody serves.
+bool Engine::register_staging(char* staging) {
+  return uffd_.register_write_protect(staging, kStagingSlots * heap::kPageSize) == 0 &&
+         uffd_.register_write_protect(doorbell_, heap::kPageSize) == 0;
+}
+
+// The madvise returns once the fault thread has read its REMOVE event (which drops nothing:
+// the page is in no region). Never from the fault thread itself.
+void Engine::ring_doorbell() { platform::raw_madvise(doorbell_, heap::kPageSize, MADV_DONTNEED); }
 
 void Engine::add_own_thread(int32_t tid) {
   for (auto& slot : own_tids_) {
@@ -277,8 +295,9 @@ void Engine::prefork() {
   if (!running()) return;
   pthread_mutex_lock(&g_fork_lock);
   pthread_mutex_lock(&reclaim_lock_);
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+  if (!fork_events_) {
+    restore_before_fork();
+  } else if (int sv[2]; socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
     fork_socket_.store(sv[0], std::memory_order_release);
     g_child_end = sv[1];
   }
@@ -288,6 +307,28 @@ void Engine::prefork() {
   // way, which may still fill a page through Filling or free a blob. Bounded: the fault
   // thread never waits for an application thread.
   while (dispatching_.load(std::memory_order_seq_cst)) sched_yield();
+}
+
+// Without fork events the child's copy of the heap is registered with no userfaultfd: an
+// evicted page would read as zeros there, and glibc touches heap memory in the child
+// (FILE locks, thread-specific data) before any atfork handler could register it again. So
+// every evicted page comes back now, keeping its age (the reclaimer evicts it again once
+// the fork is over), while reclaim_lock_ keeps anything from being evicted until the
+// kernel has copied the address space. No fault is held meanwhile: the reclaimer, which
+// would make the room, waits for this fork.
+void Engine::restore_before_fork() {
+  hold_.store(false, std::memory_order_relaxed);
+  uint64_t left = 0;
+  // A page may be left by one pass only while an address-space event is pending (EAGAIN),
+  // which the fault thread reads between blocks; a page that cannot be decoded stays left.
+  for (int pass = 0; pass < 50; ++pass) {
+    fork_restored_pages_.fetch_add(restore_all(UINT64_MAX, /*keep_age=*/true, &left), std::memory_order_relaxed);
+    if (left == 0) return;
+    timespec ts{0, 1000000};
+    nanosleep(&ts, nullptr);
+  }
+  // Nothing should be left (every evicted state can be brought back); say so if it is.
+  log::warn().str("fork: ").u64(left).str(" compressed pages could not be brought back; the child reads them as zeros").flush();
 }
 
 // Closes the fork window in this process: once the fault thread is out of the section that
@@ -373,6 +414,10 @@ void Engine::postfork_child() {
   platform::UffdFeatures features = uffd_.features();
   if (g_private_fds) uffd_.forget();  // the number may be one of the application's here
   else uffd_.close();
+  if (!fork_events_) {
+    start_child_without_fork_events();
+    return;
+  }
   int sock = g_child_end;
   g_child_end = -1;
   int fd = sock >= 0 ? receive_fd(sock) : -1;
@@ -404,9 +449,42 @@ void Engine::postfork_child() {
   if (!acked) log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
 }
 
-uint64_t Engine::restore_all(uint64_t timeout_ns) {
+// The child of a fork without fork events: every page came back before the fork
+// (restore_before_fork), so nothing here is evicted, and the heap is registered with no
+// userfaultfd. The child opens its own and starts afresh: the reclaimer registers each
+// block again before it evicts from it, as at start.
+void Engine::start_child_without_fork_events() {
+  clear_block_registrations(regions_);
+  const char* why = nullptr;
+  int err = uffd_.open(kWanted, kRequired, &why);
+  if (err == 0 && !register_staging(staging_)) {
+    err = errno != 0 ? errno : EINVAL;
+    why = "cannot register the staging area";
+    uffd_.close();
+  }
+  if (err != 0) {
+    running_.store(false);
+    log::warn().str("forked child: ").str(why).str(" (").str(strerrorname_np(err))
+        .str("); nothing is compressed in it").flush();
+    return;
+  }
+  child_may_serve_.store(true, std::memory_order_relaxed);
+  if (!spawn(fault_service_main, "tmc-fault")) {
+    running_.store(false);
+    uffd_.close();
+    log::warn().str("forked child cannot start its fault thread; nothing is compressed in it").flush();
+    return;
+  }
+  start_reclaimer();
+  release_app_copy_of_uffd();
+}
+
+uint64_t Engine::restore_all(uint64_t timeout_ns, bool keep_age, uint64_t* left) {
+  if (left != nullptr) *left = 0;
   if (!running()) return 0;
+  if (keep_age) restore_keep_age_.store(true, std::memory_order_release);
   const uint32_t asked = restore_asked_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  ring_doorbell();  // an idle fault thread sleeps up to 200 ms in poll
   uint64_t waited = 0;
   for (;;) {
     uint32_t ticket = restore_done_.ticket();
@@ -419,6 +497,7 @@ uint64_t Engine::restore_all(uint64_t timeout_ns) {
     clock_gettime(CLOCK_MONOTONIC, &b);
     waited += static_cast<uint64_t>((b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec));
   }
+  if (left != nullptr) *left = restore_last_left_.load(std::memory_order_relaxed);
   return restore_last_count_.load(std::memory_order_relaxed);
 }
 
@@ -441,6 +520,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
   out->verify_failures = verify_failures_.load(std::memory_order_relaxed);
   out->unshared_pages = unshared_pages_.load(std::memory_order_relaxed);
+  out->fork_restored_pages = fork_restored_pages_.load(std::memory_order_relaxed);
   out->move_misreports = move_misreports_.load(std::memory_order_relaxed);
   out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);
   out->dict_bytes = dict_ready_.load(std::memory_order_acquire) ? dict_.memory_bytes() : 0;

@@ -70,7 +70,10 @@ class Engine {
   // the pages that pass brought back; 0 when the engine is not running. Safe from any
   // thread but the fault thread. Gives up after timeout_ns (returning 0): a crashing
   // process must dump core even if the pass cannot finish (runtime/crash_restore.h).
-  uint64_t restore_all(uint64_t timeout_ns = UINT64_MAX);
+  // With keep_age the pages keep their age (they are evicted again as soon as eligible);
+  // otherwise they count as just used. *left, if given, gets the evicted pages the pass
+  // met but could not bring back.
+  uint64_t restore_all(uint64_t timeout_ns = UINT64_MAX, bool keep_age = false, uint64_t* left = nullptr);
   // Stops (true) or resumes eviction; pages already evicted are still served.
   void suspend_eviction(bool suspended) { eviction_suspended_.store(suspended, std::memory_order_release); }
   bool eviction_suspended() const { return eviction_suspended_.load(std::memory_order_acquire); }
@@ -88,6 +91,11 @@ class Engine {
   platform::Uffd uffd_;
   pool::Pool pool_;
   char* staging_ = nullptr;  // kStagingSlots registered pages owned by the reclaimer
+  // One registered page nobody touches: a thread that needs the fault thread's attention
+  // now (restore_all) purges it, and the fault thread wakes up to read the REMOVE event
+  // (ring_doorbell). Cheaper than a descriptor in the program's table or a signal.
+  char* doorbell_ = nullptr;
+  void ring_doorbell();
   PageRecycler recycler_;    // the reclaimer's: staging pages into the pool's new spans
   // A page's age is measured in epochs: seconds since the engine started (plus one) when a
   // cold age is set, reclaimer passes without one. Only the reclaimer advances it.
@@ -131,6 +139,11 @@ class Engine {
   SpinLock pool_lock_;
 
   // ---- fork (engine.cc prefork; reclaim/fork_window.h says why and how) ----------------
+  // Whether the kernel tells this process's userfaultfd about forks (UFFD_FEATURE_EVENT_FORK,
+  // granted only with CAP_SYS_PTRACE). Without it a child's copy of the heap is registered
+  // with no userfaultfd and its evicted pages would read as zeros: prefork then brings every
+  // page back first, and the child opens a userfaultfd of its own (engine.cc).
+  bool fork_events_ = true;
   // The child's userfaultfd goes to the child over this socket.
   std::atomic<int> fork_socket_{-1};
   // Open from prefork until the child serves its own faults (or the fork failed): the
@@ -153,7 +166,8 @@ class Engine {
   // restore_all(): requests and completed passes, counted; the fault thread rings
   // restore_done_ after each pass.
   std::atomic<uint32_t> restore_asked_{0}, restore_passes_{0};
-  std::atomic<uint64_t> restore_last_count_{0};
+  std::atomic<uint64_t> restore_last_count_{0}, restore_last_left_{0};
+  std::atomic<bool> restore_keep_age_{false};  // the next pass keeps pages' ages
   base::Wakeup restore_done_;
   std::atomic<bool> eviction_suspended_{false};
   // The reclaimer's moves against the fault thread's reading of events (move_fence.h).
@@ -172,12 +186,17 @@ class Engine {
 
   // Counters.
   std::atomic<uint64_t> self_faults_{0}, fault_around_{0}, verify_failures_{0}, unshared_pages_{0},
-      move_misreports_{0};
+      move_misreports_{0}, fork_restored_pages_{0};
   std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0}, held_faults_{0}, hold_ns_{0};
   LatencyHistogram refault_distance_ms_;  // same buckets, milliseconds
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
       compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};
   LatencyHistogram fault_latency_;
+
+  // Fork without fork events (fork_events_ false): engine.cc.
+  void restore_before_fork();
+  void start_child_without_fork_events();
+  bool register_staging(char* staging);  // and the doorbell
 
   // Records an unrecoverable internal error: eviction stops, pages already out keep being
   // served. Logged once.
@@ -186,6 +205,10 @@ class Engine {
 };
 
 Engine& engine();
+
+// Marks every block of the regions unregistered with userfaultfd (a forked child without
+// fork events, whose copy of the heap the kernel registered with nothing); reclaimer.cc.
+void clear_block_registrations(heap::RegionSet* regions);
 
 // Thread bodies (reclaimer.cc, fault/fault_service.cc).
 void* reclaimer_main(void* engine);

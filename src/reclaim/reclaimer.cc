@@ -802,6 +802,15 @@ void sleep_ms(long ms) {
 
 }  // namespace
 
+void clear_block_registrations(heap::RegionSet* regions) {
+  for (int r = 0; r < regions->region_count(); ++r) {
+    heap::RegionView v = regions->view(r);
+    for (uintptr_t block = v.base; block < v.frontier; block += heap::kBlockSize)
+      v.blocks[(block - v.base) / heap::kBlockSize].fetch_and(static_cast<uint8_t>(~kBlockRegistered),
+                                                               std::memory_order_relaxed);
+  }
+}
+
 void* reclaimer_main(void* arg) {
   Engine& e = *static_cast<Engine*>(arg);
   e.add_own_thread(static_cast<int32_t>(gettid()));

@@ -20,6 +20,9 @@
 #   zstd         TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=1
 #   zstd-nodict  TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=0
 #   lz4-nodict   TMC_COLD_AGE=0 TMC_CODEC=lz4 TMC_DICT=0
+#   no-fork-events  TMC_COLD_AGE=0 with userfaultfd negotiated as a process without
+#                CAP_SYS_PTRACE gets it (TMC_TEST_NO_FORK_EVENTS=1): every fork brings the
+#                evicted pages back first, every child opens its own userfaultfd
 #   redis        Debian's redis-server under TMC_COLD_AGE=1s and a moving target: loads
 #                tests/programs/redis_dataset.py through redis-cli --pipe, serves sampled
 #                reads checked against the generator until the time is up, applies updates;
@@ -38,7 +41,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-CONFIGS=(plain cold0 target-live hold-tiny hold-long pool-small zstd zstd-nodict lz4-nodict redis memcached)
+CONFIGS=(plain cold0 target-live hold-tiny hold-long pool-small zstd zstd-nodict lz4-nodict no-fork-events redis memcached)
 
 CONFIG="" DURATION=15 SEED="" HAZARDS=all SUMMARY="" WATCHDOG=40 CHILD_TIMEOUT=20
 LIB="$ROOT/build/libtmc.so" TMCCTL="$ROOT/build/tmcctl" TORTURE="$ROOT/build/tests/torture/torture"
@@ -77,6 +80,7 @@ case "$CONFIG" in
   hold-tiny) CONF_ENV=(TMC_COLD_AGE=2s TMC_TARGET_HOLD=100us); MOVE=1 ;;
   hold-long) CONF_ENV=(TMC_COLD_AGE=2s TMC_TARGET_HOLD=2s); MOVE=1 ;;
   pool-small) CONF_ENV=(TMC_COLD_AGE=0 TMC_POOL_MAX=2M) ;;
+  no-fork-events) CONF_ENV=(TMC_COLD_AGE=0 TMC_TEST_NO_FORK_EVENTS=1) ;;
   zstd) CONF_ENV=(TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=1) ;;
   zstd-nodict) CONF_ENV=(TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=0) ;;
   lz4-nodict) CONF_ENV=(TMC_COLD_AGE=0 TMC_CODEC=lz4 TMC_DICT=0) ;;
