@@ -8,7 +8,9 @@
 //   1. reclaim_lock_   the reclaimer holds it for one batch; jemalloc's purge hook holds it
 //                      around its madvise so no page of a purged range is mid-eviction
 //                      (the madvise waits for the fault thread to read a REMOVE event; the
-//                      fault thread never takes reclaim_lock_).
+//                      fault thread never takes reclaim_lock_). A fork holds it from
+//                      prefork to postfork; without fork events prefork waits for the
+//                      fault thread's restore pass while holding it (engine.cc).
 //   2. staging_lock_   the staging slots: the reclaimer while committing or dropping slots,
 //                      the fault thread while copying a page out of a slot.
 //   3. pool_lock_      blob reads (fault thread) against compaction (reclaimer).
