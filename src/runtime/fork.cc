@@ -11,16 +11,37 @@
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
 
+// glibc's stdio list lock (exported since GLIBC_2.2.5, not declared in its headers).
+extern "C" {
+void _IO_list_lock(void);
+void _IO_list_unlock(void);
+void _IO_list_resetlock(void);
+}
+
 namespace tmc::runtime {
 namespace {
 
 // The regions lock needs no taking: an application thread holds it only inside jemalloc's
 // extent growth, which jemalloc's own prefork handler quiesces (it holds the arena's grow
 // mutex, the one hook callers hold). The engine's protocol is in reclaim/engine.cc.
-void prepare() { reclaim::engine().prefork(); }
-void parent() { reclaim::engine().postfork_parent(); }
+// The stdio list lock comes first. glibc's fork() takes it only after every prepare
+// handler, so after jemalloc's, which hold all of the allocator's locks: a thread in
+// fflush(NULL) holding the list lock and waiting for a FILE's lock, held by a thread in
+// malloc inside stdio, waiting for the forker's allocator locks, hung fork() for good
+// (glibc's own malloc is locked after the list for this reason). Taken here, before
+// jemalloc's handler, the cycle cannot close; glibc's own take of it nests (it is
+// recursive). The parent releases it last; the child resets it, as glibc does.
+void prepare() {
+  _IO_list_lock();
+  reclaim::engine().prefork();
+}
+void parent() {
+  reclaim::engine().postfork_parent();
+  _IO_list_unlock();
+}
 
 void child() {
+  _IO_list_resetlock();
   if (heap::RegionSet* regions = heap::managed_regions()) regions->reset_lock_after_fork();
   heap::eviction_gate().reset_after_fork();
   reclaim::engine().postfork_child();
