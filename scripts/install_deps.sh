@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real programs the integration tests run under the preload
   redis-server redis-tools memcached libmemcached-tools sqlite3 git gcc
+  # the cluster-aware clients of bench/cluster.sh (redis.cluster.RedisCluster, pymemcache's HashClient)
+  python3-redis python3-pymemcache
   libpython3.11-testsuite
   # the lz4 and zstd command-line tools: compressibility of the benchmark datasets
   lz4 zstd

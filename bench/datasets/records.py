@@ -480,9 +480,11 @@ def clamp(v, lo=100, hi=4096):
     return v
 
 
-def model(seed, i):
-    """(redis type, key, value) of key i; value is str, dict or list."""
-    r = random.Random(seed * 1000003 + i)
+def model(seed, i, version=0):
+    """(redis type, key, value) of key i; value is str, dict or list. A version above 0
+    is another value of the same key and type (an update: bench/datasets/cluster_client.py),
+    from a generator seeded by (seed, i, version)."""
+    r = random.Random(seed * 1000003 + i) if version == 0 else random.Random("%d/%d/%d" % (seed, i, version))
     typ, name, fn = _TABLE[(i * 37 + seed) % 100]
     key = "%s:%d" % (name, i)
     v = fn(r, i)
@@ -502,15 +504,20 @@ def model(seed, i):
     return typ, key, v
 
 
-def mc_value(seed, i):
-    """memcached: (key bytes, flags, value bytes)."""
-    typ, key, v = model(seed, i)
+def mc_form(typ, key, v):
+    """memcached's (key bytes, value bytes) of a model() record: hashes as a JSON object,
+    lists as newline-separated lines."""
     if typ == "hash":
         v = dumps(v)
     elif typ == "list":
         v = "\n".join(v)
-    b = v.encode()[:4096]
-    return ("mc:" + key).encode(), (i * 2654435761) & 0xFFFF, b
+    return ("mc:" + key).encode(), v.encode()[:4096]
+
+
+def mc_value(seed, i):
+    """memcached: (key bytes, flags, value bytes)."""
+    k, b = mc_form(*model(seed, i))
+    return k, (i * 2654435761) & 0xFFFF, b
 
 
 def values_bytes(seed, i):
