@@ -138,6 +138,57 @@ static int test_stdio_fork(void) {
   return 0;
 }
 
+// The cycle that hung the torture harness after 51 minutes, forced in order: a thread
+// holds a FILE's lock and will malloc, a second is in fflush(NULL) (it holds glibc's
+// stdio list lock and waits for that FILE), and a third forks. glibc's fork() takes the
+// list lock only after the prepare handlers, so after jemalloc's, which hold every
+// allocator lock: the malloc waits for the forker, the forker for the flusher, the
+// flusher for the FILE. libtmc's prepare handler takes the list lock before jemalloc's
+// (src/runtime/fork.cc). Nothing is evicted here: the cycle is in the locks alone.
+static FILE* g_held_file;
+static atomic_int g_step;  // 1: FILE locked, 2: flusher started, 3: forker started
+static void* file_holder(void* arg) {
+  (void)arg;
+  flockfile(g_held_file);
+  atomic_store(&g_step, 1);
+  while (atomic_load(&g_step) < 3) usleep(1000);
+  usleep(200000);  // the forker is inside fork() by now, waiting for the list lock
+  // Larger than jemalloc's thread cache serves: takes the arena's locks.
+  char* big = malloc(4 * MB);
+  if (big != NULL) memset(big, 1, 4 * MB);
+  funlockfile(g_held_file);
+  free(big);
+  return NULL;
+}
+static void* list_flusher(void* arg) {
+  (void)arg;
+  while (atomic_load(&g_step) < 1) usleep(1000);
+  atomic_store(&g_step, 2);
+  fflush(NULL);  // holds the list lock, then waits for g_held_file
+  return NULL;
+}
+static int test_stdio_malloc_fork(void) {
+  g_held_file = fopen("/dev/null", "w");
+  if (g_held_file == NULL) return fail("cannot open /dev/null");
+  for (int round = 0; round < 3; ++round) {
+    atomic_store(&g_step, 0);
+    pthread_t holder, flush;
+    pthread_create(&holder, NULL, file_holder, NULL);
+    pthread_create(&flush, NULL, list_flusher, NULL);
+    while (atomic_load(&g_step) < 2) usleep(1000);
+    usleep(100000);  // the flusher is blocked on the FILE, holding the list lock
+    atomic_store(&g_step, 3);
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return fail("child failed");
+    pthread_join(holder, NULL);
+    pthread_join(flush, NULL);
+  }
+  fclose(g_held_file);
+  return 0;
+}
+
 // free() of a large compressed buffer purges it (REMOVE event) and a fork follows at once:
 // the child's copy of the page states must already say "purged", so its calloc of the same
 // range reads zeros.
@@ -387,7 +438,7 @@ int main(int argc, char** argv) {
       {"fork_after_free", test_fork_after_free}, {"closefrom_child", test_closefrom_child},
       {"descriptors", test_descriptors},     {"raw_madvise", test_raw_madvise},
       {"lazyfree_staging", test_lazyfree_staging}, {"after_fork_evict", test_after_fork_evict},
-      {"raw_free_write", test_raw_free_write},
+      {"raw_free_write", test_raw_free_write}, {"stdio_malloc_fork", test_stdio_malloc_fork},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s TEST\n", argv[0]);
