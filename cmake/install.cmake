@@ -59,6 +59,9 @@ install(FILES ${TMC_MAN_DIR}/tmcctl.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man
 
 install(FILES README.md docs/options.md docs/stats.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY packaging/systemd/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/systemd)
+# Debian's policy wants the copyright file in the package's doc directory (the changelog is
+# written in cmake/package.cmake, which knows the maintainer).
+install(FILES packaging/deb/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # Read by lintian only; says why libtmc.so has no version in its name (see the file).
 install(FILES packaging/deb/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
   RENAME libtmc)

@@ -19,6 +19,9 @@ packages=(
   # promtool, which checks `tmcctl metrics` in tests/programs/tmcctl_metrics_test.sh (about
   # 20 MB to fetch; the test checks the format itself too, and leaves promtool out without it)
   prometheus
+  # lintian checks the Debian package in tests/packaging/deb_package_test.sh; dpkg-dev has
+  # dpkg-shlibdeps, which cpack's DEB generator runs for the package's Depends
+  lintian dpkg-dev
 )
 
 missing=()
