@@ -244,7 +244,14 @@ class FaultService {
   // read after it are handled, so a purge is applied before the page is filled (a fill
   // before the purge's zap would be undone; after it, old bytes would come back).
   void retry_later(const uffd_msg& msg) {
-    if (retry_count_ < kMaxQueued) retry_[retry_count_++] = msg;
+    if (retry_count_ < kMaxQueued) {
+      retry_[retry_count_++] = msg;
+      return;
+    }
+    // No room (more faulting threads than kMaxQueued): a message read and not answered
+    // would leave its thread waiting for good. Woken, the thread faults again, and the new
+    // message is read after the pending events.
+    e_.uffd_.wake(reinterpret_cast<void*>(msg.arg.pagefault.address & ~(kPageSize - 1)), kPageSize);
   }
 
   bool retry_pending() {
@@ -323,12 +330,24 @@ class FaultService {
         break;
       default:  // not evicted: a page that was not there
         if (!write) {
-          child_.zeropage(reinterpret_cast<void*>(page), kPageSize, true);
+          answer_child(page, child_.zeropage(reinterpret_cast<void*>(page), kPageSize, true));
           return;
         }
         break;
     }
-    child_.copy(reinterpret_cast<void*>(page), src, kPageSize, true);
+    answer_child(page, child_.copy(reinterpret_cast<void*>(page), src, kPageSize, true));
+  }
+
+  // A child's fault read here must not be left unanswered: its thread would wait for good.
+  // EAGAIN (an address-space event of the child's is pending): wake the thread instead, so
+  // that it faults again and the new message is read with the event (here, or by the
+  // child's own fault thread once this one has let go). EEXIST woke it already; ESRCH: the
+  // child is gone.
+  void answer_child(uintptr_t page, int err) {
+    if (err == EAGAIN) err = child_.wake(reinterpret_cast<void*>(page), kPageSize);
+    if (err == 0 || err == EEXIST || err == ESRCH) return;
+    log::warn().str("cannot serve a forked child's fault at ").hex(page).str(" (").str(strerrorname_np(err))
+        .str(")").flush();
   }
 
   // The word and second word of `entry` in the child whose thread `tid` faulted.

@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -139,19 +141,34 @@ void start_reclaimer() {
     log::warn().str("cannot start the reclaimer thread; nothing will be compressed").flush();
 }
 
+// Waits until `sock` can be read, for up to timeout_ms. A signal does not cut the wait
+// short: the forking thread of a program is often the one that gets SIGCHLD, and a
+// hand-over given up early would leave a child without anyone serving its faults.
+bool wait_readable(int sock, int timeout_ms) {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const int64_t deadline_ms = now.tv_sec * 1000ll + now.tv_nsec / 1000000 + timeout_ms;
+  for (;;) {
+    pollfd p{sock, POLLIN, 0};
+    int n = poll(&p, 1, timeout_ms);
+    if (n == 1) return true;
+    if (n == 0 || errno != EINTR) return false;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    timeout_ms = static_cast<int>(std::max<int64_t>(0, deadline_ms - (now.tv_sec * 1000ll + now.tv_nsec / 1000000)));
+  }
+}
+
 // One byte over the fork hand-over socket, and waiting for one (false after timeout_ms).
 void send_byte(int sock, char byte) { (void)!send(sock, &byte, 1, MSG_NOSIGNAL); }
 bool wait_byte(int sock, char want, int timeout_ms) {
-  pollfd p{sock, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) != 1) return false;
+  if (!wait_readable(sock, timeout_ms)) return false;
   char got = 0;
   return recv(sock, &got, 1, 0) == 1 && got == want;
 }
 
 // Receives the child's userfaultfd that the parent's fault thread sends after fork.
 int receive_fd(int sock) {
-  pollfd p{sock, POLLIN, 0};
-  if (poll(&p, 1, 10000) != 1) return -1;
+  if (!wait_readable(sock, 10000)) return -1;
   char byte;
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];

@@ -5,6 +5,7 @@
 // hang into a failure, and fails (exit 1, with the reason) on the bug it covers.
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -237,6 +238,57 @@ static int test_closefrom_child(void) {
   return 0;
 }
 
+// Forks while signals rain on the process group (a program's SIGCHLD, a supervisor's
+// SIGUSR1): the fork hand-over's waits must not end at the first signal. A child whose wait
+// for its userfaultfd was cut short had no one to serve its evicted pages: they read zero.
+static atomic_int g_signals_stop;
+static void on_usr1(int sig) { (void)sig; }
+static void* signaller(void* arg) {
+  (void)arg;
+  struct timespec ts = {0, 50000};
+  while (!atomic_load(&g_signals_stop)) {
+    kill(0, SIGUSR1);
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+static int test_signal_fork(void) {
+  // A process group of its own, so that the signals reach this process and its children only.
+  if (setpgid(0, 0) != 0) return fail("setpgid");
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;  // no SA_RESTART: poll() and friends return EINTR
+  sigaction(SIGUSR1, &sa, NULL);
+  const size_t n = 4 * MB;
+  char* p = malloc(n);
+  fill_pattern(p, n, 9);
+  if (!wait_evicted(n / PAGE - 16)) return fail("the buffer was not evicted");
+  pthread_t t;
+  pthread_create(&t, NULL, signaller, NULL);
+  int failed = 0;
+  for (int round = 0; round < 20 && !failed; ++round) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      size_t wrong = count_wrong_pages(p, n, 9);
+      if (wrong != 0) fprintf(stderr, "child %d: %zu of %zu pages wrong\n", round, wrong, n / PAGE);
+      _exit(wrong == 0 ? 0 : 1);
+    }
+    if (pid < 0) return fail("fork");
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
+  }
+  atomic_store(&g_signals_stop, 1);
+  pthread_join(t, NULL);
+  signal(SIGUSR1, SIG_IGN);
+  if (failed) return fail("a child forked among signals read wrong pages");
+  if (count_wrong_pages(p, n, 9) != 0) return fail("pages wrong in the parent");
+  free(p);
+  return 0;
+}
+
 // None of libtmc's descriptors is in the application's table below 512, and none survives
 // exec: the program's first open() gets the lowest free number.
 static int test_descriptors(void) {
@@ -439,6 +491,7 @@ int main(int argc, char** argv) {
       {"descriptors", test_descriptors},     {"raw_madvise", test_raw_madvise},
       {"lazyfree_staging", test_lazyfree_staging}, {"after_fork_evict", test_after_fork_evict},
       {"raw_free_write", test_raw_free_write}, {"stdio_malloc_fork", test_stdio_malloc_fork},
+      {"signal_fork", test_signal_fork},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s TEST\n", argv[0]);
