@@ -17,12 +17,11 @@
 set -euo pipefail
 build="${1:?usage: $0 BUILD_DIR}"
 build="$(cd "$build" && pwd)"
+# log, skip, need_bin, check, check_eq, finish; WORK and on_exit (cleanup on exit)
+source "$(dirname "${BASH_SOURCE[0]}")/../programs/lib.sh"
 
-skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) -eq 0 ]] || skip "dpkg -i needs root"
-for tool in cpack dpkg dpkg-deb pkg-config; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed"
-done
+need_bin cpack dpkg dpkg-deb pkg-config
 [[ -f "$build/CPackConfig.cmake" ]] || skip "$build has no CPackConfig.cmake"
 if dpkg-query -W -f '${Status}' libtmc 2>/dev/null | grep -q 'installed'; then
   skip "a libtmc package is installed on this machine; this test would replace it"
@@ -30,18 +29,7 @@ fi
 
 GROUP=userfaultfd
 DEVICE=/dev/userfaultfd
-fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-check() {  # check DESCRIPTION COMMAND...: ok when the command succeeds; else what it printed
-  local what="$1" out; shift
-  if out="$("$@" 2>&1)"; then ok "$what"; else bad "$what"; [[ -z $out ]] || sed 's/^/    /' <<<"$out"; fi
-}
-check_eq() {  # check_eq DESCRIPTION WANT GOT
-  if [[ $2 == "$3" ]]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
-}
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/tmc-deb.XXXXXX")"
 group_before=no
 getent group "$GROUP" >/dev/null && group_before=yes
 device_before=""
@@ -57,12 +45,11 @@ restore_machine() {
     chown "${device_before% *}" "$DEVICE"
     chmod "${device_before#* }" "$DEVICE"
   fi
-  rm -rf "$work"
 }
-trap restore_machine EXIT
+on_exit restore_machine
 
 version="$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")"
-[[ -n $version ]] || { echo "FAIL: no CPACK_PACKAGE_VERSION in $build/CPackConfig.cmake"; exit 1; }
+[[ -n $version ]] || die "no CPACK_PACKAGE_VERSION in $build/CPackConfig.cmake"
 next="$version.1"
 
 # build_deb VERSION DIR: the package of VERSION in DIR; prints its path.
@@ -71,9 +58,9 @@ build_deb() {
     echo "FAIL: cpack of version $1:" >&2; sed 's/^/    /' "$2.log" >&2; return 1; }
   ls "$2"/libtmc_"$1"-*.deb
 }
-deb1="$(build_deb "$version" "$work/v1")"
-deb2="$(build_deb "$next" "$work/v2")"
-ok "cpack built $(basename "$deb1") and $(basename "$deb2")"
+deb1="$(build_deb "$version" "$WORK/v1")"
+deb2="$(build_deb "$next" "$WORK/v2")"
+log "ok: cpack built $(basename "$deb1") and $(basename "$deb2")"
 
 if command -v lintian >/dev/null; then
   # An error or a warning fails; info and pedantic tags are printed only. The Maintainer
@@ -86,12 +73,10 @@ if command -v lintian >/dev/null; then
     echo "note: the Maintainer is the placeholder '$maintainer' (set CPACK_PACKAGE_CONTACT);" \
       "lintian's bogus-mail-host tags are not counted"
   fi
-  if lintian --fail-on error,warning "${suppress[@]}" "$deb1" >"$work/lintian.out" 2>&1; then
-    ok "lintian: no error or warning"
-  else
-    bad "lintian:"
-  fi
-  grep -v 'running with root privileges' "$work/lintian.out" | sed 's/^/    lintian: /' || true
+  rc=0
+  lintian --fail-on error,warning "${suppress[@]}" "$deb1" >"$WORK/lintian.out" 2>&1 || rc=$?
+  grep -v 'running with root privileges' "$WORK/lintian.out" | sed 's/^/    lintian: /' || true
+  check_eq "lintian: no error or warning (its exit status)" 0 "$rc"
 else
   echo "lintian is not installed (Debian package lintian): its check is left out"
 fi
@@ -100,6 +85,14 @@ arch_dir="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -
 files=("$arch_dir/libtmc.so" /usr/bin/tmcctl /usr/include/tmc/tmc.h "$arch_dir/pkgconfig/libtmc.pc"
   /usr/share/man/man7/libtmc.7.gz /usr/share/man/man1/tmcctl.1.gz
   /usr/lib/udev/rules.d/70-libtmc-userfaultfd.rules /usr/share/doc/libtmc/copyright)
+
+# run_dpkg ARGS...: dpkg ARGS must succeed; its output is shown when it does not.
+run_dpkg() {
+  local rc=0
+  dpkg "$@" >"$WORK/dpkg.log" 2>&1 || rc=$?
+  [[ $rc -eq 0 ]] || sed 's/^/    dpkg: /' "$WORK/dpkg.log"
+  check_eq "dpkg $* (its exit status)" 0 "$rc"
+}
 
 # installed_state VERSION: what an installed package of VERSION must show.
 installed_state() {
@@ -112,34 +105,33 @@ installed_state() {
     sh -c 'LD_PRELOAD=libtmc.so sh -c "grep -q libtmc.so /proc/\$\$/maps"'
   # The .pc file carries the project's version; a package of another version still holds it.
   check_eq "pkg-config finds libtmc $version" "$version" "$(pkg-config --modversion libtmc 2>&1)"
-  check "tmcctl runs (tmcctl --help)" /usr/bin/tmcctl --help
-  check "group $GROUP exists" getent group "$GROUP"
+  check "tmcctl runs (tmcctl --help)" sh -c '/usr/bin/tmcctl --help >/dev/null'
+  check "group $GROUP exists" sh -c "getent group $GROUP >/dev/null"
   if [[ -c $DEVICE ]]; then
     check_eq "$DEVICE is root:$GROUP 0660" "root:$GROUP 660" "$(stat -c '%U:%G %a' "$DEVICE")"
   fi
 }
 
 echo "== install $version"
-dpkg -i "$deb1" >"$work/install.log" 2>&1 || { bad "dpkg -i $deb1"; sed 's/^/    /' "$work/install.log"; }
+run_dpkg -i "$deb1"
 installed_state "$version"
 
 echo "== upgrade to $next"
-dpkg -i "$deb2" >"$work/upgrade.log" 2>&1 || { bad "dpkg -i $deb2"; sed 's/^/    /' "$work/upgrade.log"; }
+run_dpkg -i "$deb2"
 installed_state "$next"
 
 echo "== remove"
-dpkg -r libtmc >"$work/remove.log" 2>&1 || { bad "dpkg -r libtmc"; sed 's/^/    /' "$work/remove.log"; }
+run_dpkg -r libtmc
 for f in "${files[@]}"; do check "$f is gone" test ! -e "$f"; done
 check "ld.so's cache no longer lists libtmc.so" sh -c '! ldconfig -p | grep -q "libtmc.so "'
-check "group $GROUP stays until purge" getent group "$GROUP"
+check "group $GROUP stays until purge" sh -c "getent group $GROUP >/dev/null"
 if [[ -c $DEVICE ]]; then
   check_eq "$DEVICE is root:root 0600 again" "root:root 600" "$(stat -c '%U:%G %a' "$DEVICE")"
 fi
 
 echo "== purge"
-dpkg -P libtmc >"$work/purge.log" 2>&1 || { bad "dpkg -P libtmc"; sed 's/^/    /' "$work/purge.log"; }
+run_dpkg -P libtmc
 check "group $GROUP is gone" sh -c "! getent group $GROUP"
 check "dpkg knows no libtmc" sh -c '! dpkg-query -W libtmc 2>/dev/null | grep -q .'
 
-[[ $fails -eq 0 ]] && echo "PASS: the package installs, upgrades, removes and purges cleanly"
-[[ $fails -eq 0 ]]
+finish
