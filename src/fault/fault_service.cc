@@ -168,8 +168,14 @@ class FaultService {
     if (held_count_ != 0) return true;  // behind the ones already waiting
     // After an internal error the reclaimer makes no more room.
     return e_.hold_.load(std::memory_order_relaxed) && !e_.failed_.load(std::memory_order_relaxed) &&
-           policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed),
-                              policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed)), 0, hold_max_ns_);
+           policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed), hold_line(), 0, hold_max_ns_);
+  }
+
+  // How far RSS may be above the target before faults wait: the slack, plus the floor the
+  // reclaimer cannot get below (Engine::target_floor_).
+  uint64_t hold_line() const {
+    return policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed)) +
+           e_.target_floor_.load(std::memory_order_relaxed);
   }
 
   void hold(const uffd_msg& msg) {
@@ -187,13 +193,13 @@ class FaultService {
   // Lets go of the held faults whose wait is over; true if it let any go.
   bool release_held() {
     if (held_count_ == 0) return false;
-    const uint64_t slack = policy::hold_slack(e_.target_bytes_.load(std::memory_order_relaxed));
+    const uint64_t line = hold_line();
     const bool on = e_.hold_.load(std::memory_order_relaxed) && !e_.failed_.load(std::memory_order_relaxed);
     bool any = false;
     while (held_count_ != 0) {
       Held& h = held_[held_first_];
       uint64_t waited = now_ns() - h.since;
-      if (on && policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed), slack, waited, hold_max_ns_)) break;
+      if (on && policy::hold_fault(e_.over_target_.load(std::memory_order_relaxed), line, waited, hold_max_ns_)) break;
       e_.hold_ns_.fetch_add(waited, std::memory_order_relaxed);
       uffd_msg msg = h.msg;
       held_first_ = (held_first_ + 1) % kMaxQueued;

@@ -420,6 +420,7 @@ void Engine::postfork_child() {
   // The parent's view of its RSS against the target: the child's reclaimer, once it runs,
   // decides for the child. Until then no fault of the child is held.
   hold_.store(false, std::memory_order_relaxed);
+  target_floor_.store(0, std::memory_order_relaxed);
   faults_held_.store(0, std::memory_order_relaxed);
   room_wanted_.reset_after_fork();
   // The parent's descriptors: in this table only if libtmc's threads shared it.
@@ -552,6 +553,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->throttle_ns = throttle_ns_.load(std::memory_order_relaxed);
   int64_t over = over_target_.load(std::memory_order_relaxed);
   out->over_target_bytes = out->target_bytes != 0 && over > 0 ? static_cast<uint64_t>(over) : 0;
+  out->target_floor_bytes = target_floor_.load(std::memory_order_relaxed);
   out->held_faults = held_faults_.load(std::memory_order_relaxed);
   out->hold_ns = hold_ns_.load(std::memory_order_relaxed);
   out->pressure = pressure_.load(std::memory_order_relaxed) ? 1 : 0;

@@ -110,9 +110,13 @@ class Engine {
   // Holding RSS at the target (policy::hold_fault). over_target_ is RSS minus the target,
   // read from VmRSS by the reclaimer every few tens of milliseconds and kept current in
   // between: the reclaimer subtracts what each committed batch frees, the fault thread adds
-  // what each page it brings back costs. hold_ is off without a target, with
-  // TMC_TARGET_HOLD=0, and while the target cannot be reached (nothing left to evict).
+  // what each page it brings back costs. hold_ is off without a target and with
+  // TMC_TARGET_HOLD=0. Faults are held while over_target_ is above the target's slack plus
+  // target_floor_: how far above the target the reclaimer found it cannot bring RSS
+  // (Reclaimer::note_floor; pages shared with a forked process, incompressible, outside
+  // the heap).
   std::atomic<int64_t> over_target_{0};
+  std::atomic<uint64_t> target_floor_{0};
   std::atomic<bool> hold_{false};
   std::atomic<uint32_t> faults_held_{0};  // faults waiting now (the fault thread's count)
   // Rung by the fault thread when it starts holding faults: the reclaimer's pauses and its

@@ -56,9 +56,11 @@ using heap::PageWord;
 
 using platform::kPagemapExclusive;
 using platform::kPagemapPresent;
-// With TMC_COLD_AGE=0, how many passes a page that did not compress waits before it is tried
-// again (with a cold age it waits one cold age).
-constexpr uint32_t kIncompressibleRetryPasses = 64;
+// How many epochs a page that did not compress waits before it is tried again (64 s with a
+// cold age, 64 passes without). Each try moves it out and back and runs the codec on it;
+// passes that evict young pages for the RSS target would otherwise try it at every pass,
+// on the time of the faults waiting for room.
+constexpr uint32_t kIncompressibleRetryEpochs = 64;
 // Block flags (RegionView::blocks).
 constexpr uint8_t kBlockRegistered = 1;  // registered with userfaultfd
 constexpr uint8_t kBlockLocked = 2;      // holds mlock()ed memory: never evicted
@@ -130,6 +132,7 @@ class Reclaimer {
     uint32_t threshold = decide_threshold();
     ages_.clear();
     backoff_ = 0;
+    pass_first_seen_ = 0;
     uint64_t evicted = 0;
     for (int r = 0; r < e_.regions_->region_count() && !e_.failed_.load(); ++r) {
       heap::RegionView v = e_.regions_->view(r);
@@ -141,7 +144,7 @@ class Reclaimer {
     }
     last_ages_ = ages_;
     e_.backoff_pages_.store(backoff_, std::memory_order_relaxed);
-    note_reachable(evicted);
+    note_floor();
     return evicted;
   }
 
@@ -167,26 +170,61 @@ class Reclaimer {
   }
 
  private:
-  // Whether faults should wait while RSS is above the target: not when a whole pass above
-  // it found nothing to evict (what is left is incompressible, locked or shared), or every
-  // fault would wait TMC_TARGET_HOLD for room that never comes.
-  void note_reachable(uint64_t evicted) {
-    const bool well_above = e_.over_target_.load(std::memory_order_relaxed) > static_cast<int64_t>(policy::hold_slack(target_));
+  // The least RSS the reclaimer can bring the process to: the floor. Faults are held only
+  // while RSS is more than the slack above the target or the floor. The floor rises when a strict pass,
+  // which had every resident page to choose from while faults were held, stayed above that
+  // line all through and did not bring RSS down by the slack (by more than the pages it
+  // skipped as first seen could have given): what is left is not the reclaimer's to take.
+  // Pages shared with a forked process (UFFDIO_MOVE refuses them; in a forked child under
+  // its parent's target most of RSS can be the parent's pages), incompressible ones, pages
+  // beyond TMC_POOL_MAX, memory outside the heap. Each page the program faults in is
+  // evicted again and RSS stays where it is: with the line at the slack, every fault would
+  // wait the whole TMC_TARGET_HOLD (a forked child reading its heap crawled at one page per
+  // hold). Progress is what counts, not whether a pass evicted anything: it always evicts
+  // the pages just faulted in. The floor falls as soon as RSS gets below it by the slack
+  // (the child has exited, shared pages were written), and goes within the target. Above the
+  // floor the hold works as before: RSS stays at the least the reclaimer can reach.
+  void note_floor() {
+    const int64_t over = e_.over_target_.load(std::memory_order_relaxed);
+    const int64_t slack = static_cast<int64_t>(policy::hold_slack(target_));
+    const bool well_above = over > slack;
     last_fell_short_ = above_at_start_ && well_above;
-    // Only a strict pass, which had every resident page to choose from, shows that nothing
-    // is left.
-    if (strict_ && evicted == 0 && reachable_ && well_above) {
-      reachable_ = false;
-      log::info().str("RSS is above TMC_TARGET with nothing left to evict; faults are not held until there is").flush();
-    } else if (evicted != 0) {
-      reachable_ = true;
+    if (!well_above) {
+      floor_rss_ = 0;
+    } else if (strict_ && pass_min_over_ > floor_over() + slack && over_at_start_ - over < slack &&
+               static_cast<int64_t>(pass_first_seen_ * kPageSize) < slack) {
+      floor_rss_ = target_ + static_cast<uint64_t>(pass_min_over_);
+      if (!floor_logged_) {
+        floor_logged_ = true;
+        log::info().str("RSS cannot be brought within ").u64(static_cast<uint64_t>(pass_min_over_) >> 20)
+            .str(" MiB of TMC_TARGET: the rest is shared with a forked process, incompressible or outside the heap; faults are held only above that (target_floor_bytes; said once)")
+            .flush();
+      }
     }
     publish_hold();
   }
 
+  // Follows the lowest Engine::over_target_ of the pass (note_floor), and lowers the floor
+  // at once when RSS falls below it: room can be made again.
+  void note_over() {
+    const int64_t over = e_.over_target_.load(std::memory_order_relaxed);
+    if (over < pass_min_over_) pass_min_over_ = over;
+    const int64_t slack = static_cast<int64_t>(policy::hold_slack(target_));
+    if (floor_rss_ != 0 && over < floor_over() - slack) {
+      floor_rss_ = over > slack ? target_ + static_cast<uint64_t>(over) : 0;
+      publish_hold();
+    }
+  }
+
+  // The floor as bytes over the current target. It is kept as an RSS, which does not depend
+  // on the target: a target moved live (or a percentage of a growing peak) keeps it.
+  int64_t floor_over() const {
+    return floor_rss_ > target_ ? static_cast<int64_t>(floor_rss_ - target_) : 0;
+  }
+
   void publish_hold() {
-    e_.hold_.store(target_ != 0 && reachable_ && control::option(OptionId::target_hold) != 0,
-                   std::memory_order_relaxed);
+    e_.target_floor_.store(target_ != 0 ? static_cast<uint64_t>(floor_over()) : 0, std::memory_order_relaxed);
+    e_.hold_.store(target_ != 0 && control::option(OptionId::target_hold) != 0, std::memory_order_relaxed);
   }
 
   // Whether pages younger than the cold age are evicted now: while RSS is above the target
@@ -203,6 +241,7 @@ class Reclaimer {
     if (t - rss_read_ns_ < kRssRefreshNs) return;
     rss_read_ns_ = t;
     set_over_target(platform::process_rss_bytes());
+    note_over();
   }
 
   void set_over_target(uint64_t rss) {
@@ -221,11 +260,16 @@ class Reclaimer {
     uint32_t threshold = cold;
     bool above = false;
     strict_ = false;
+    over_at_start_ = 0;
+    pass_min_over_ = 0;
     target_ = target != 0 && cold != 0 ? target : 0;
+    if (target_ == 0) floor_rss_ = 0;
     if (target_ != 0) {
       uint64_t rss = platform::process_rss_bytes();
       set_over_target(rss);
       rss_read_ns_ = now_ns();
+      over_at_start_ = static_cast<int64_t>(rss) - static_cast<int64_t>(target);
+      pass_min_over_ = over_at_start_;
       uint64_t pool = e_.pool_.pool_bytes();
       uint64_t pages = e_.compressed_pages_.load(std::memory_order_relaxed);
       double ratio = pool != 0 ? static_cast<double>(pages * kPageSize) / static_cast<double>(pool) : 2.0;
@@ -316,9 +360,11 @@ class Reclaimer {
       PageWord w = entry->load();
       if (w.state() != PageState::kResident) continue;
       if ((w.flags() & heap::kFlagZapPending) != 0) continue;  // a purge's zap may still come
+      if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryEpochs) continue;
       if (threshold != 0) {
         if (w.epoch() == 0) {  // first seen: its age counts from now
           entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
+          ++pass_first_seen_;
           continue;
         }
         uint32_t age = now - w.epoch();
@@ -332,8 +378,6 @@ class Reclaimer {
           if (!evicting_for_target()) continue;
           if (!policy::eligible(age, strict_ ? 0 : w.heat(), strict_ ? 0 : threshold)) continue;
         }
-      } else if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryPasses) {
-        continue;  // without a cold age, an incompressible page would be retried every pass
       }
       slots_[count_++] = Slot{page, entry, w, {}, 0, 0};
       if (count_ == Engine::kBatchPages) {
@@ -652,6 +696,7 @@ class Reclaimer {
     }
     e_.evictions_.fetch_add(done, std::memory_order_relaxed);
     e_.over_target_.fetch_sub(freed, std::memory_order_relaxed);
+    note_over();
     // After a failure, slots still referenced by a Staged page must keep their bytes: the
     // fault thread serves those pages from them from now on (the ring is never emptied).
     first_slot_ += staged;
@@ -771,7 +816,11 @@ class Reclaimer {
   uint64_t target_ = 0;         // the target in bytes this pass (0: none, or no cold age)
   uint32_t cold_threshold_ = 0;  // the cold age in epochs (0: none, every page goes)
   bool above_at_start_ = false;  // RSS was above the target when this pass began
-  bool reachable_ = true;       // the last strict pass evicted something
+  uint64_t floor_rss_ = 0;  // the RSS the reclaimer cannot bring RSS below (note_floor; 0: none)
+  bool floor_logged_ = false;
+  int64_t over_at_start_ = 0;   // bytes RSS was over the target when this pass began
+  int64_t pass_min_over_ = 0;   // the least RSS was over the target during this pass
+  uint64_t pass_first_seen_ = 0;  // pages this pass skipped because it saw them first
   bool last_fell_short_ = false;  // the last pass began above the target and ended well above it
   uint64_t rss_read_ns_ = 0;
   uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_

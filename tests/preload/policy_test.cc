@@ -12,8 +12,19 @@
 //                can: RSS stays at the target because faults wait for room (held_faults);
 //                with TMC_TARGET_HOLD=0 the same reads push RSS well above it, which is
 //                what the hold is for
+//   unreachable  TMC_TARGET=40M under 64 MiB of random (incompressible) bytes: the target
+//                cannot be reached; reads of the compressed pages beside them must not wait
+//                TMC_TARGET_HOLD each for room that never comes (a forked child, whose RSS
+//                is mostly the parent's pages, is in the same place), and RSS stays at the
+//                floor the reclaimer can reach (target_floor_bytes)
+//   fork_child   TMC_TARGET=56M reached with 96 MiB of text, then lowered to 32M and a child
+//                forked at once (its RSS counts the pages it shares with the parent, which
+//                it cannot evict): it reads the text at random for 6 s and checks it, and
+//                its faults must not wait for room its reclaimer cannot make (it holds
+//                RSS at the floor it can reach, target_floor_bytes)
 // Every mode checks all data at the end against what was written.
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -275,6 +286,136 @@ int mode_hold() {
   return tmc_test_finish("policy_test hold");
 }
 
+// The hold's other side: when the reclaimer cannot reach the target (here 64 MiB of random
+// bytes stay resident against a 40 MiB target), faults are held only above the floor it
+// can reach (target_floor_bytes), or a program reading its compressed pages would wait
+// TMC_TARGET_HOLD per page. Every page read back can still be evicted again, which is what
+// kept the old rule (a strict pass that evicted anything made the target reachable)
+// holding every fault.
+int mode_unreachable() {
+  const size_t random_mib = 64, text_mib = 32;
+  char* noise = static_cast<char*>(aligned_alloc(ct::kPage, random_mib << 20));
+  REQUIRE(noise != nullptr, "aligned_alloc(%zu MiB)", random_mib);
+  ct::fill_random(noise, random_mib << 20, 5);
+  Data d = make_data(text_mib, 19);
+  const bool compressed = ct::wait_stats([&](const tmc_stats& x) { return x.compressed_pages >= d.pages * 9 / 10; }, 60);
+  tmc_stats s0 = ct::stats();
+  ct::print_stats("text compressed", s0);
+  REQUIRE(compressed, "only %llu of %zu text pages compressed within 60 s", (unsigned long long)s0.compressed_pages, d.pages);
+  REQUIRE(s0.rss_bytes > s0.target_bytes + (16ull << 20), "RSS %llu MiB is not well above the target %llu MiB",
+          (unsigned long long)(s0.rss_bytes >> 20), (unsigned long long)(s0.target_bytes >> 20));
+  // 10 s of reads of random text pages, from one thread: each fault it waits on is its time.
+  const double start = ct::now_s();
+  uint64_t x = 0x9E3779B97F4A7C15ull, sum = 0, reads = 0;
+  while (ct::now_s() - start < 10) {
+    for (int i = 0; i < 64; ++i, ++reads) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      sum += *static_cast<volatile char*>(d.p + (x % d.pages) * ct::kPage + (x >> 40) % ct::kPage);
+    }
+  }
+  static volatile uint64_t sink;
+  sink = sink + sum;
+  tmc_stats s1 = ct::stats();
+  ct::print_stats("after 10 s of random reads", s1);
+  const uint64_t faults = s1.faults - s0.faults, held = s1.held_faults - s0.held_faults;
+  const double held_s = static_cast<double>(s1.hold_ns - s0.hold_ns) * 1e-9;
+  printf("unreachable target: %llu reads, %llu faults, %llu held for %.2f s in all, RSS %llu MiB for a target of %llu MiB, floor %llu MiB above it\n",
+         (unsigned long long)reads, (unsigned long long)faults, (unsigned long long)held, held_s,
+         (unsigned long long)(s1.rss_bytes >> 20), (unsigned long long)(s1.target_bytes >> 20),
+         (unsigned long long)(s1.target_floor_bytes >> 20));
+  // 64 MiB of random bytes against a 40 MiB target: at least 24 MiB can never go.
+  CHECK(s1.target_floor_bytes >= (16ull << 20), "target_floor_bytes %llu MiB: the floor was not found",
+        (unsigned long long)(s1.target_floor_bytes >> 20));
+  // Above the floor the hold still works: RSS stays near it, not where reads running free
+  // would take it (the whole text resident).
+  CHECK(s1.rss_bytes <= s1.target_bytes + s1.target_floor_bytes + (8ull << 20), "RSS %llu MiB, over the target plus the floor (%llu MiB)",
+        (unsigned long long)(s1.rss_bytes >> 20), (unsigned long long)((s1.target_bytes + s1.target_floor_bytes) >> 20));
+  // Held at the floor, a fault waits only for the reclaimer to evict what the reads brought
+  // in, as at a target within reach (policy.hold: under 1 in 100). Held at the target, every
+  // fault waited the whole TMC_TARGET_HOLD for room that never came: about 500 faults in
+  // 10 s, each one held.
+  CHECK(held * 10 <= faults, "%llu of %llu faults waited for room (%.2f s in all)", (unsigned long long)held,
+        (unsigned long long)faults, held_s);
+  REQUIRE(faults > 5000, "only %llu faults in 10 s: the reads crawled, or did not test anything", (unsigned long long)faults);
+  check_data(d, "text");
+  // The random bytes, regenerated outside the managed heap (one stream: compared whole).
+  void* want = mmap(nullptr, random_mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(want != MAP_FAILED, "mmap(%zu MiB)", random_mib);
+  ct::fill_random(want, random_mib << 20, 5);
+  CHECK(memcmp(noise, want, random_mib << 20) == 0, "the random bytes differ from what was written");
+  munmap(want, random_mib << 20);
+  return tmc_test_finish("policy_test unreachable");
+}
+
+// A forked child under a target below the pages it shares with its parent: its RSS counts
+// them and its reclaimer cannot move them, so whatever it evicts, RSS stays above the
+// target. It reads pages at random for 6 s and checks the whole heap; its faults, and how
+// many of them were held, are reported through a pipe.
+int mode_fork_child() {
+  Data d = make_data(96, 41);
+  bool reached = ct::wait_stats([](const tmc_stats& x) { return x.target_bytes != 0 && x.rss_bytes <= x.target_bytes + x.target_bytes / 20; }, 60);
+  tmc_stats s0 = ct::stats();
+  ct::print_stats("parent at the target", s0);
+  REQUIRE(reached, "RSS %llu MiB did not reach the target %llu MiB within 60 s",
+          (unsigned long long)(s0.rss_bytes >> 20), (unsigned long long)(s0.target_bytes >> 20));
+  // The target is lowered (`tmcctl target`, as an operator would) and the child forked at
+  // once: it inherits a target below the pages it shares with the parent.
+  REQUIRE(run_tmcctl("32M") == 0, "tmcctl target PID 32M failed");
+  struct Report {
+    size_t bad;
+    double seconds, held_s;
+    uint64_t faults, held, rss, target, floor;
+  };
+  int fds[2];
+  REQUIRE(pipe(fds) == 0, "pipe");
+  pid_t pid = fork();
+  REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    close(fds[0]);
+    tmc_stats c0 = ct::stats();
+    Report r{};
+    // 6 s of reads of random pages (as a BGSAVE child or a worker would read), then a check
+    // of every page.
+    const double t0 = ct::now_s();
+    uint64_t x = 0x2545F4914F6CDD1Dull, sum = 0;
+    while (ct::now_s() - t0 < 6) {
+      for (int i = 0; i < 64; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        sum += *static_cast<volatile char*>(d.p + (x % d.pages) * ct::kPage + (x >> 40) % ct::kPage);
+      }
+    }
+    static volatile uint64_t sink;
+    sink = sink + sum;
+    r.bad = bad_pages(d);
+    r.seconds = ct::now_s() - t0;
+    tmc_stats c1 = ct::stats();
+    r.faults = c1.faults - c0.faults;
+    r.held = c1.held_faults - c0.held_faults;
+    r.held_s = static_cast<double>(c1.hold_ns - c0.hold_ns) * 1e-9;
+    r.rss = c1.rss_bytes;
+    r.target = c1.target_bytes;
+    r.floor = c1.target_floor_bytes;
+    _exit(write(fds[1], &r, sizeof(r)) == static_cast<ssize_t>(sizeof(r)) ? 0 : 3);
+  }
+  close(fds[1]);
+  Report r{};
+  const bool got = read(fds[0], &r, sizeof(r)) == static_cast<ssize_t>(sizeof(r));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(got && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child did not report (status %d)", status);
+  printf("forked child: 6 s of random reads and a check of %zu pages in %.2f s, %llu faults, %llu held for %.2f s in all, RSS %llu MiB for a target of %llu MiB, floor %llu MiB above it\n",
+         d.pages, r.seconds, (unsigned long long)r.faults, (unsigned long long)r.held, r.held_s,
+         (unsigned long long)(r.rss >> 20), (unsigned long long)(r.target >> 20), (unsigned long long)(r.floor >> 20));
+  CHECK(r.floor > 0, "the child's target_floor_bytes is 0: its reclaimer did not find what it cannot reach");
+  CHECK(r.bad == 0, "the child read %zu of %zu pages different from the parent's", r.bad, d.pages);
+  CHECK(r.faults > 5000, "only %llu faults in the child: its reads crawled, or the pages were not evicted", (unsigned long long)r.faults);
+  CHECK(r.held * 10 <= r.faults, "%llu of the child's %llu faults waited for room (%.2f s in all)", (unsigned long long)r.held,
+        (unsigned long long)r.faults, r.held_s);
+  check_data(d, "parent's data after the child");
+  return tmc_test_finish("policy_test fork_child");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -287,6 +428,8 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "backoff") == 0) return mode_backoff();
   if (strcmp(mode, "pool_max") == 0) return mode_pool_max();
   if (strcmp(mode, "hold") == 0) return mode_hold();
-  fprintf(stderr, "usage: policy_test target|target_live|budget|backoff|pool_max|hold\n");
+  if (strcmp(mode, "unreachable") == 0) return mode_unreachable();
+  if (strcmp(mode, "fork_child") == 0) return mode_fork_child();
+  fprintf(stderr, "usage: policy_test target|target_live|budget|backoff|pool_max|hold|unreachable|fork_child\n");
   return 2;
 }
