@@ -487,7 +487,8 @@ void do_fork(ForkKind kind, ct::Rng& r, ThreadInfo* ti, int owner) {
   const bool child_ends_threads = kind == ForkKind::kThreadExit;
   if (child_ends_threads) {
     g_churn_quiesce.fetch_add(1);
-    while (on(kChurn) && !g_churn_quiet.load() && !g_stop.load()) sleep_us(500);
+    // After the stop too: the churn starter says quiet once its last thread has ended.
+    while (on(kChurn) && !g_churn_quiet.load()) sleep_us(500);
     pthread_rwlock_wrlock(&g_resolver_fork_lock);
   }
   pid_t pid = fork();

@@ -301,6 +301,7 @@ int main(int argc, char** argv) {
   ThreadInfo* ti = thread_register("main");
   watchdog_start();
   reaper_start();
+  g_workers_forking.store(g_opt.threads);
   for (int t = 0; t < g_opt.threads; ++t)
     if (pthread_create(&g_workers[t].thread, nullptr, worker_main, &g_workers[t]) != 0) {
       perror("torture: pthread_create");

@@ -26,12 +26,20 @@ std::atomic<bool> g_stop{false};
 std::atomic<int> g_churn_alive{0};
 std::atomic<int> g_churn_quiesce{0};
 std::atomic<bool> g_churn_quiet{false};
+std::atomic<int> g_workers_forking{0};
 
 namespace {
 
 void sleep_us(uint64_t us) {
   timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
   nanosleep(&ts, nullptr);
+}
+
+// Threads that end take glibc's resolver lock (torture.h, g_resolver_fork_lock): at the end
+// of the run, no worker, churn starter or logger ends while a worker may still fork a child
+// that ends threads.
+void wait_no_worker_forks() {
+  while (g_workers_forking.load() > 0) sleep_us(1000);
 }
 
 ct::Fill pick_fill(ct::Rng& r) {
@@ -642,6 +650,8 @@ void* logger_main(void*) {
   }
   stdio_unregister(log);
   fclose(log);
+  set_op(ti, "waiting for the workers' last forks");
+  wait_no_worker_forks();
   set_op(ti, "stopped");
   return nullptr;
 }
@@ -821,6 +831,9 @@ void* worker_main(void* arg) {
     }
   }
   wait_own_children(w.id, w.ti);
+  set_op(w.ti, "waiting for the other workers' last forks");
+  g_workers_forking.fetch_sub(1);
+  wait_no_worker_forks();
   set_op(w.ti, "stopped");
   return nullptr;
 }
@@ -998,6 +1011,9 @@ void* churn_main(void*) {
     munmap(joinable_arg[k], sizeof(ChurnArg));
   }
   while (g_churn_alive.load() > 0) sleep_us(1000);
+  g_churn_quiet.store(true);  // a worker's last fork may still wait for it
+  set_op(ti, "waiting for the workers' last forks");
+  wait_no_worker_forks();
   // What the last threads left behind.
   for (Handoff& h : g_handoff)
     if (h.state.load() == 2) {

@@ -295,6 +295,9 @@ extern std::atomic<int> g_churn_alive;
 // thread and join all it started; it says when none is left (g_churn_quiet).
 extern std::atomic<int> g_churn_quiesce;
 extern std::atomic<bool> g_churn_quiet;
+// Workers that may still fork (set to the worker count before they start): at the end of
+// the run threads end only once it is 0 (ops.cc, wait_no_worker_forks).
+extern std::atomic<int> g_workers_forking;
 
 // ---- forks (forks.cc) ---------------------------------------------------------------------
 
