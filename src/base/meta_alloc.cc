@@ -41,4 +41,10 @@ void* meta_alloc(size_t size) {
 
 size_t meta_mapped_bytes() { return g_mapped.load(std::memory_order_relaxed); }
 
+void meta_alloc_after_fork_child() {
+  g_lock.reset_after_fork();
+  g_cursor = nullptr;
+  g_end = nullptr;
+}
+
 }  // namespace tmc::base

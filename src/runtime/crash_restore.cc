@@ -214,4 +214,6 @@ sighandler_t app_signal(int sig, sighandler_t handler, SignalStyle style) {
   return old.sa_handler;
 }
 
+void crash_restore_after_fork_child() { g_lock.reset_after_fork(); }
+
 }  // namespace tmc::runtime

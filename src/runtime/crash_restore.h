@@ -32,4 +32,8 @@ int app_sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 enum class SignalStyle { kBsd, kSysv };
 sighandler_t app_signal(int sig, sighandler_t handler, SignalStyle style);
 
+// In a forked child: frees the actions' lock, which a parent thread inside sigaction may
+// have held at the fork.
+void crash_restore_after_fork_child();
+
 }  // namespace tmc::runtime

@@ -3,13 +3,16 @@
 #include <pthread.h>
 
 #include "base/log.h"
+#include "base/meta_alloc.h"
 #include "heap/eviction_gate.h"
 #include "heap/extent_hooks.h"
 #include "reclaim/engine.h"
 #include "runtime/background.h"
+#include "runtime/crash_restore.h"
 #include "runtime/memory_lock.h"
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
+#include "runtime/thread_exit.h"
 
 // glibc's stdio list lock (exported since GLIBC_2.2.5, not declared in its headers).
 extern "C" {
@@ -40,7 +43,12 @@ void parent() {
   _IO_list_unlock();
 }
 
+// The child first frees the locks a vanished parent thread may have held at the fork, in
+// libtmc's own bookkeeping before anything there allocates or starts a thread.
 void child() {
+  base::meta_alloc_after_fork_child();
+  thread_exit_after_fork_child();
+  crash_restore_after_fork_child();
   _IO_list_resetlock();
   if (heap::RegionSet* regions = heap::managed_regions()) regions->reset_lock_after_fork();
   heap::eviction_gate().reset_after_fork();

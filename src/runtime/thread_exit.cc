@@ -157,6 +157,8 @@ int create_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(
   return rc;
 }
 
+void thread_exit_after_fork_child() { g_records_lock.reset_after_fork(); }
+
 void thread_exit_init() {
   learn_offsets();
   key_ready();

@@ -23,6 +23,11 @@ namespace tmc::runtime {
 // in a forked child too).
 int create_thread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg);
 
+// In a forked child, before libtmc starts its threads there: a program thread of the parent
+// creating or starting a thread may have held the start records' lock at the fork (the
+// child's fault thread waited for it for good). The free list is consistent at every store.
+void thread_exit_after_fork_child();
+
 // Makes the exit hook's pthread key. Called at start-up, early, so that the key is among
 // the first 32 of the process: glibc keeps their values in the thread descriptor, while
 // later keys get a block from malloc, which libtmc's own threads must not call.

@@ -289,6 +289,51 @@ static int test_signal_fork(void) {
   return 0;
 }
 
+// Forks while other threads start and join threads as fast as they can: libtmc's
+// pthread_create takes a start record under a lock (src/runtime/thread_exit.cc) and may
+// map metadata under another. A child forked while a vanished thread held one of them
+// waited for it for good in its fork handler, before it could start its fault thread.
+static atomic_int g_churn_stop;
+static void* empty_thread(void* arg) { return arg; }
+static void* thread_churner(void* arg) {
+  (void)arg;
+  while (!atomic_load(&g_churn_stop)) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, empty_thread, NULL) == 0) pthread_join(t, NULL);
+  }
+  return NULL;
+}
+
+static int test_thread_churn_fork(void) {
+  const size_t n = 1 * MB;
+  char* p = malloc(n);
+  fill_pattern(p, n, 13);
+  if (!wait_evicted(n / PAGE - 16)) return fail("the buffer was not evicted");
+  pthread_t churners[3];
+  for (int i = 0; i < 3; ++i) pthread_create(&churners[i], NULL, thread_churner, NULL);
+  int failed = 0, forks = 0;
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  // 15 s of forks, each child checking a page and exiting: a hung child trips the watchdog.
+  do {
+    pid_t pid = fork();
+    if (pid == 0) _exit(count_wrong_pages(p, PAGE, 13) == 0 ? 0 : 1);
+    if (pid < 0) return fail("fork");
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
+    ++forks;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (!failed && now.tv_sec - start.tv_sec < 15);
+  atomic_store(&g_churn_stop, 1);
+  for (int i = 0; i < 3; ++i) pthread_join(churners[i], NULL);
+  printf("%d forks among thread churn\n", forks);
+  if (failed) return fail("a child forked among thread churn read a wrong page");
+  if (count_wrong_pages(p, n, 13) != 0) return fail("pages wrong in the parent");
+  free(p);
+  return 0;
+}
+
 // None of libtmc's descriptors is in the application's table below 512, and none survives
 // exec: the program's first open() gets the lowest free number.
 static int test_descriptors(void) {
@@ -491,7 +536,7 @@ int main(int argc, char** argv) {
       {"descriptors", test_descriptors},     {"raw_madvise", test_raw_madvise},
       {"lazyfree_staging", test_lazyfree_staging}, {"after_fork_evict", test_after_fork_evict},
       {"raw_free_write", test_raw_free_write}, {"stdio_malloc_fork", test_stdio_malloc_fork},
-      {"signal_fork", test_signal_fork},
+      {"signal_fork", test_signal_fork},     {"thread_churn_fork", test_thread_churn_fork},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s TEST\n", argv[0]);

@@ -69,9 +69,36 @@ void read_all(const Data& d) {
   sink = sink + sum;
 }
 
+// Reads a byte of random pages (xorshift from seed) for `seconds`; returns how many.
+uint64_t read_random_pages(const Data& d, double seconds, uint64_t seed) {
+  const double start = ct::now_s();
+  uint64_t x = seed, sum = 0, reads = 0;
+  while (ct::now_s() - start < seconds) {
+    for (int i = 0; i < 64; ++i, ++reads) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      sum += *static_cast<volatile char*>(d.p + (x % d.pages) * ct::kPage + (x >> 40) % ct::kPage);
+    }
+  }
+  static volatile uint64_t sink;
+  sink = sink + sum;
+  return reads;
+}
+
 void check_data(const Data& d, const char* what) {
   size_t bad = bad_pages(d);
   CHECK(bad == 0, "%s: %zu of %zu pages differ from what was written", what, bad, d.pages);
+}
+
+// Waits up to 60 s for RSS to reach the target (+ 5%), prints the stats under `what` and
+// requires that it got there.
+tmc_stats wait_at_target(const char* what) {
+  bool reached = ct::wait_stats([](const tmc_stats& x) { return x.target_bytes != 0 && x.rss_bytes <= x.target_bytes + x.target_bytes / 20; }, 60);
+  tmc_stats s = ct::stats();
+  ct::print_stats(what, s);
+  REQUIRE(s.target_bytes != 0, "TMC_TARGET is set but target_bytes is 0");
+  REQUIRE(reached, "RSS %llu MiB did not reach the target %llu MiB within 60 s",
+          (unsigned long long)(s.rss_bytes >> 20), (unsigned long long)(s.target_bytes >> 20));
+  return s;
 }
 
 // Waits until RSS is at most `bytes` (+ 5%), up to timeout_s; returns whether it got there.
@@ -87,12 +114,7 @@ int mode_target() {
   Data new_data = make_data(32, 500000);
   tmc_stats s = ct::stats();
   ct::print_stats("loaded", s);
-  bool reached = ct::wait_stats([](const tmc_stats& x) { return x.target_bytes != 0 && x.rss_bytes <= x.target_bytes + x.target_bytes / 20; }, 60);
-  s = ct::stats();
-  ct::print_stats("after waiting for the target", s);
-  REQUIRE(s.target_bytes != 0, "TMC_TARGET is set but target_bytes is 0");
-  REQUIRE(reached, "RSS %llu MiB did not reach the target %llu MiB within 60 s",
-          (unsigned long long)(s.rss_bytes >> 20), (unsigned long long)(s.target_bytes >> 20));
+  s = wait_at_target("after waiting for the target");
   REQUIRE(s.evictions > 0 && s.age_threshold_ms < 3600 * 1000, "no evictions, or the age threshold (%llu ms) did not drop",
           (unsigned long long)s.age_threshold_ms);
   // Coldest first: the older data went out before the newer.
@@ -233,11 +255,7 @@ int mode_hold() {
   const char* hold = getenv("TMC_TARGET_HOLD");
   const bool holding = hold == nullptr || strcmp(hold, "0") != 0;
   Data d = make_data(128, 77);
-  bool reached = ct::wait_stats([](const tmc_stats& x) { return x.target_bytes != 0 && x.rss_bytes <= x.target_bytes + x.target_bytes / 20; }, 60);
-  tmc_stats s0 = ct::stats();
-  ct::print_stats("target reached", s0);
-  REQUIRE(reached, "RSS %llu MiB did not reach the target %llu MiB within 60 s",
-          (unsigned long long)(s0.rss_bytes >> 20), (unsigned long long)(s0.target_bytes >> 20));
+  tmc_stats s0 = wait_at_target("target reached");
   // Reads of random pages, most of them evicted: each one a fault that adds a page.
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> reads{0};
@@ -305,16 +323,7 @@ int mode_unreachable() {
   REQUIRE(s0.rss_bytes > s0.target_bytes + (16ull << 20), "RSS %llu MiB is not well above the target %llu MiB",
           (unsigned long long)(s0.rss_bytes >> 20), (unsigned long long)(s0.target_bytes >> 20));
   // 10 s of reads of random text pages, from one thread: each fault it waits on is its time.
-  const double start = ct::now_s();
-  uint64_t x = 0x9E3779B97F4A7C15ull, sum = 0, reads = 0;
-  while (ct::now_s() - start < 10) {
-    for (int i = 0; i < 64; ++i, ++reads) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      sum += *static_cast<volatile char*>(d.p + (x % d.pages) * ct::kPage + (x >> 40) % ct::kPage);
-    }
-  }
-  static volatile uint64_t sink;
-  sink = sink + sum;
+  const uint64_t reads = read_random_pages(d, 10, 0x9E3779B97F4A7C15ull);
   tmc_stats s1 = ct::stats();
   ct::print_stats("after 10 s of random reads", s1);
   const uint64_t faults = s1.faults - s0.faults, held = s1.held_faults - s0.held_faults;
@@ -353,11 +362,7 @@ int mode_unreachable() {
 // many of them were held, are reported through a pipe.
 int mode_fork_child() {
   Data d = make_data(96, 41);
-  bool reached = ct::wait_stats([](const tmc_stats& x) { return x.target_bytes != 0 && x.rss_bytes <= x.target_bytes + x.target_bytes / 20; }, 60);
-  tmc_stats s0 = ct::stats();
-  ct::print_stats("parent at the target", s0);
-  REQUIRE(reached, "RSS %llu MiB did not reach the target %llu MiB within 60 s",
-          (unsigned long long)(s0.rss_bytes >> 20), (unsigned long long)(s0.target_bytes >> 20));
+  wait_at_target("parent at the target");
   // The target is lowered (`tmcctl target`, as an operator would) and the child forked at
   // once: it inherits a target below the pages it shares with the parent.
   REQUIRE(run_tmcctl("32M") == 0, "tmcctl target PID 32M failed");
@@ -377,15 +382,7 @@ int mode_fork_child() {
     // 6 s of reads of random pages (as a BGSAVE child or a worker would read), then a check
     // of every page.
     const double t0 = ct::now_s();
-    uint64_t x = 0x2545F4914F6CDD1Dull, sum = 0;
-    while (ct::now_s() - t0 < 6) {
-      for (int i = 0; i < 64; ++i) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        sum += *static_cast<volatile char*>(d.p + (x % d.pages) * ct::kPage + (x >> 40) % ct::kPage);
-      }
-    }
-    static volatile uint64_t sink;
-    sink = sink + sum;
+    read_random_pages(d, 6, 0x2545F4914F6CDD1Dull);
     r.bad = bad_pages(d);
     r.seconds = ct::now_s() - t0;
     tmc_stats c1 = ct::stats();
