@@ -171,19 +171,20 @@ class Reclaimer {
 
  private:
   // The least RSS the reclaimer can bring the process to: the floor. Faults are held only
-  // while RSS is more than the slack above the target or the floor. The floor rises when a strict pass,
-  // which had every resident page to choose from while faults were held, stayed above that
-  // line all through and did not bring RSS down by the slack (by more than the pages it
-  // skipped as first seen could have given): what is left is not the reclaimer's to take.
-  // Pages shared with a forked process (UFFDIO_MOVE refuses them; in a forked child under
-  // its parent's target most of RSS can be the parent's pages), incompressible ones, pages
-  // beyond TMC_POOL_MAX, memory outside the heap. Each page the program faults in is
-  // evicted again and RSS stays where it is: with the line at the slack, every fault would
-  // wait the whole TMC_TARGET_HOLD (a forked child reading its heap crawled at one page per
-  // hold). Progress is what counts, not whether a pass evicted anything: it always evicts
-  // the pages just faulted in. The floor falls as soon as RSS gets below it by the slack
-  // (the child has exited, shared pages were written), and goes within the target. Above the
-  // floor the hold works as before: RSS stays at the least the reclaimer can reach.
+  // while RSS is more than the slack above the target plus the floor. The floor rises when
+  // a strict pass, which had every resident page to choose from while faults were held,
+  // stayed above that line all through and did not bring RSS down by the slack (by more
+  // than the pages it skipped as first seen could have given): what is left is not the
+  // reclaimer's to take. Pages shared with a forked process (UFFDIO_MOVE refuses them; in a
+  // forked child under its parent's target most of RSS can be the parent's pages),
+  // incompressible ones, pages beyond TMC_POOL_MAX, memory outside the heap. Each page the
+  // program faults in is evicted again and RSS stays where it is: with the line at the
+  // slack, every fault would wait the whole TMC_TARGET_HOLD (a forked child reading its
+  // heap crawled at one page per hold). Progress is what counts, not whether a pass evicted
+  // anything: it always evicts the pages just faulted in. The floor falls as soon as RSS
+  // gets below it by the slack (the child has exited, shared pages were written), and goes
+  // once RSS is within the target. Above the floor the hold works as before: RSS stays at
+  // the least the reclaimer can reach.
   void note_floor() {
     const int64_t over = e_.over_target_.load(std::memory_order_relaxed);
     const int64_t slack = static_cast<int64_t>(policy::hold_slack(target_));
