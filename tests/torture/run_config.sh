@@ -107,6 +107,7 @@ start_mover() {
   local pid="$1"
   : >"$MOVES"
   : >"$MOVES.err"
+  : >"$MOVES.diag"
   (
     RANDOM=$((SEED % 32768))
     answered=0
@@ -118,6 +119,7 @@ start_mover() {
       elif [[ $answered -eq 1 ]] && kill -0 "$pid" 2>/dev/null; then
         # The process is alive and its control socket did not take the change.
         echo "$(date +%T) target ${pct}%: $out" >>"$MOVES.err"
+        [[ $(wc -l <"$MOVES.err") -le 2 ]] && control_thread_diagnosis "$pid" >>"$MOVES.diag" 2>&1
       fi
       sleep "0.$(printf '%03d' $((200 + RANDOM % 400)))"
     done
@@ -130,6 +132,22 @@ stop_mover() {
   kill "$MOVER_PID" 2>/dev/null || true
   wait "$MOVER_PID" 2>/dev/null || true
   MOVER_PID=""
+  if [[ -s "$MOVES.diag" ]]; then
+    cat "$MOVES.diag" >&2
+  fi
+}
+# control_thread_diagnosis PID: what PID's threads were doing when its control socket did
+# not answer: each thread's name, state and kernel wait, then the user stacks (gdb).
+control_thread_diagnosis() {
+  local pid="$1" t
+  echo "=== $(date +%T.%N) process $pid: no reply to tmcctl target; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  for t in /proc/"$pid"/task/*; do
+    printf '%s %s state=%s wchan=%s\n' "${t##*/}" "$(cat "$t/comm" 2>/dev/null)" \
+      "$(awk '/^State:/ {print $2}' "$t/status" 2>/dev/null)" "$(cat "$t/wchan" 2>/dev/null)"
+  done
+  command -v gdb >/dev/null &&
+    timeout 60 gdb -p "$pid" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 12' 2>&1 |
+      grep -E '^(Thread|#)' | head -300
 }
 moves() { wc -l <"$MOVES" 2>/dev/null || echo 0; }
 move_errors() { wc -l <"$MOVES.err" 2>/dev/null || echo 0; }
