@@ -463,7 +463,7 @@ class FaultService {
       PageWord w = entry->load();
       // Back from eviction (Staged, Compressed, SameFilled): w.epoch() is when it left, and
       // coming back soon raises its heat (thrash back-off, policy/policy.h).
-      const uint32_t distance = now - w.epoch();
+      const uint32_t distance = w.age(now);
       PageWord resident = PageWord::make(PageState::kResident, now, 0, 0,
                                          policy::next_heat(w.heat(), distance, threshold, heap::kMaxHeat));
       switch (w.state()) {
@@ -580,7 +580,7 @@ class FaultService {
     if (e_.uffd_.copy(reinterpret_cast<void*>(page), src, kPageSize, false) != 0) return false;
     if (keep_age) return retire(entry, w, PageWord::make(PageState::kResident, w.epoch(), 0, 0, w.heat()));
     // Brought back ahead of use: as much a refault as a faulting page, for the back-off.
-    uint8_t heat = policy::next_heat(w.heat(), now - w.epoch(), e_.age_threshold_.load(std::memory_order_relaxed),
+    uint8_t heat = policy::next_heat(w.heat(), w.age(now), e_.age_threshold_.load(std::memory_order_relaxed),
                                      heap::kMaxHeat);
     return retire(entry, w, PageWord::make(PageState::kResident, now, 0, 0, heat));
   }

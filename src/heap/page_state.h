@@ -74,6 +74,15 @@ struct PageWord {
   uint32_t epoch() const { return static_cast<uint32_t>((raw >> 8) & 0xffffff); }
   uint32_t payload() const { return static_cast<uint32_t>(raw >> 32) & kPayloadMask; }
   uint8_t heat() const { return static_cast<uint8_t>(raw >> 59); }
+  // Epochs from this word's epoch to epoch `now`. The field keeps 24 bits, so the difference
+  // is taken modulo 2^24: a plain subtraction would make every page look 2^24 epochs old
+  // once the counter passed 2^24 (194 days at a second an epoch; 4 days of 20 ms passes
+  // without a cold age). A word stamped ahead of `now` is age 0, and so is a page untouched
+  // for 2^23 epochs or more (97 days of seconds), which then ages again from there.
+  uint32_t age(uint32_t now) const {
+    uint32_t d = (now - epoch()) & 0xffffff;
+    return d >= 0x800000 ? 0 : d;
+  }
 
   static PageWord make(PageState s, uint32_t epoch, uint32_t payload, uint8_t flags = 0, uint8_t heat = 0) {
     return PageWord{static_cast<uint64_t>(s) | (static_cast<uint64_t>(flags & 0xf) << 4) |

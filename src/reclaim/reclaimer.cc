@@ -361,14 +361,14 @@ class Reclaimer {
       PageWord w = entry->load();
       if (w.state() != PageState::kResident) continue;
       if ((w.flags() & heap::kFlagZapPending) != 0) continue;  // a purge's zap may still come
-      if ((w.flags() & heap::kFlagIncompressible) != 0 && now - w.epoch() < kIncompressibleRetryEpochs) continue;
+      if ((w.flags() & heap::kFlagIncompressible) != 0 && w.age(now) < kIncompressibleRetryEpochs) continue;
       if (threshold != 0) {
         if (w.epoch() == 0) {  // first seen: its age counts from now
           entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
           ++pass_first_seen_;
           continue;
         }
-        uint32_t age = now - w.epoch();
+        uint32_t age = w.age(now);
         ages_.add(age >> w.heat());  // what the target sees: back-off makes a page younger
         if (w.heat() != 0) ++backoff_;
         if (!policy::eligible(age, w.heat(), cold_threshold_)) {
