@@ -336,16 +336,23 @@ void Engine::prefork() {
 void Engine::restore_before_fork() {
   hold_.store(false, std::memory_order_relaxed);
   uint64_t left = 0;
+  fork_restored_pages_.fetch_add(restore_every_page(/*keep_age=*/true, &left), std::memory_order_relaxed);
+  // Nothing should be left (every evicted state can be brought back); say so if it is.
+  if (left != 0)
+    log::warn().str("fork: ").u64(left).str(" compressed pages could not be brought back; the child reads them as zeros").flush();
+}
+
+uint64_t Engine::restore_every_page(bool keep_age, uint64_t* left) {
+  uint64_t restored = 0;
   // A page may be left by one pass only while an address-space event is pending (EAGAIN),
   // which the fault thread reads between blocks; a page that cannot be decoded stays left.
   for (int pass = 0; pass < 50; ++pass) {
-    fork_restored_pages_.fetch_add(restore_all(UINT64_MAX, /*keep_age=*/true, &left), std::memory_order_relaxed);
-    if (left == 0) return;
+    restored += restore_all(UINT64_MAX, keep_age, left);
+    if (*left == 0) break;
     timespec ts{0, 1000000};
     nanosleep(&ts, nullptr);
   }
-  // Nothing should be left (every evicted state can be brought back); say so if it is.
-  log::warn().str("fork: ").u64(left).str(" compressed pages could not be brought back; the child reads them as zeros").flush();
+  return restored;
 }
 
 // Closes the fork window in this process: once the fault thread is out of the section that

@@ -76,6 +76,10 @@ class Engine {
   // otherwise they count as just used. *left, if given, gets the evicted pages the pass
   // met but could not bring back.
   uint64_t restore_all(uint64_t timeout_ns = UINT64_MAX, bool keep_age = false, uint64_t* left = nullptr);
+  // restore_all() again while pages are left (up to 50 passes, a millisecond apart): pages
+  // met while an address-space event was pending come back at the next pass. Returns the
+  // pages brought back; *left gets those still evicted after the last pass.
+  uint64_t restore_every_page(bool keep_age, uint64_t* left);
   // Stops (true) or resumes eviction; pages already evicted are still served.
   void suspend_eviction(bool suspended) { eviction_suspended_.store(suspended, std::memory_order_release); }
   bool eviction_suspended() const { return eviction_suspended_.load(std::memory_order_acquire); }

@@ -114,7 +114,11 @@ size_t cmd_target(const char* args, char* out, size_t size) {
 // evicted page through /proc/PID/mem fail with EIO). Blocks this thread until done. Pages
 // are evicted again once they are older than the cold age, like any others.
 size_t cmd_restore(const char*, char* out, size_t size) {
-  uint64_t restored = reclaim::engine().restore_all();
+  uint64_t left = 0;
+  uint64_t restored = reclaim::engine().restore_every_page(/*keep_age=*/false, &left);
+  if (left != 0)
+    return static_cast<size_t>(snprintf(out, size, "error: restored %llu pages; %llu could not be brought back\n",
+                                        static_cast<unsigned long long>(restored), static_cast<unsigned long long>(left)));
   return static_cast<size_t>(snprintf(out, size, "restored %llu pages\n", static_cast<unsigned long long>(restored)));
 }
 

@@ -41,7 +41,10 @@ int lock_all(int flags) {
     engine.suspend_eviction(true);
     wait_for_eviction_batch();  // no page is mid-move from here on
     if ((flags & MCL_CURRENT) != 0) {
-      uint64_t restored = engine.restore_all();
+      uint64_t left = 0;
+      uint64_t restored = engine.restore_every_page(/*keep_age=*/false, &left);
+      if (left != 0)
+        log::warn().str("mlockall: ").u64(left).str(" evicted pages could not be brought back; they are not locked").flush();
       log::info().str("mlockall: ").u64(restored).str(" evicted pages brought back; eviction suspended until munlockall").flush();
     }
   }
