@@ -48,6 +48,11 @@ void RegionSet::set_region_size(size_t region_size) {
   region_size_ = align_up(region_size, kRegionAlign);
 }
 
+void RegionSet::set_mergeable(bool mergeable) {
+  SpinLockGuard guard(lock_);
+  mergeable_ = mergeable;
+}
+
 int RegionSet::find_region(uintptr_t addr) const {
   int n = count_.load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i)
@@ -95,6 +100,14 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   // Name the mapping so /proc/PID/maps shows where the managed heap is (Linux 5.17+;
   // harmless failure on kernels without CONFIG_ANON_VMA_NAME).
   platform::name_mapping(reinterpret_cast<void*>(base), size, "tmc-heap");
+  // The flag stays on the region's mappings through later mprotect splits, and a forked
+  // child inherits it. Pages KSM merges are mapped by several page-table entries: the
+  // reclaimer skips them as shared (busy_skips) until a write gives a page its own copy.
+  if (mergeable_ && madvise(reinterpret_cast<void*>(base), size, MADV_MERGEABLE) != 0 && !ksm_warned_) {
+    ksm_warned_ = true;
+    log::warn().str("TMC_KSM: madvise(MADV_MERGEABLE) failed (").str(strerrorname_np(errno))
+        .str("); the heap is not offered to KSM").flush();
+  }
   // The page table: libtmc metadata, never managed, so never evicted.
   size_t table_bytes = size / kPageSize * sizeof(PageEntry) + size / kBlockSize;
   void* table = map_reserved(table_bytes);

@@ -46,6 +46,8 @@ class RegionSet {
   explicit constexpr RegionSet(size_t region_size = size_t{1} << 30) : region_size_(region_size) {}
 
   void set_region_size(size_t region_size);
+  // TMC_KSM: regions reserved from now on are offered to the kernel's KSM (MADV_MERGEABLE).
+  void set_mergeable(bool mergeable);
 
   // Returns `size` bytes aligned to `alignment` (a power of two, at least a page), or
   // nullptr. If `want` is not null, returns exactly `want` or nullptr. The memory reads
@@ -109,6 +111,8 @@ class RegionSet {
   void set_unused_accessible(bool accessible);
 
   size_t region_size_;
+  bool mergeable_ = false;
+  bool ksm_warned_ = false;
   // lock_ guards everything below; regions_[0..count_) never change once published
   // (count_ is stored with release ordering), so contains() reads them without the lock.
   mutable SpinLock lock_;

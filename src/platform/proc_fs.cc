@@ -119,4 +119,29 @@ uint64_t thread_cpu_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+bool process_ksm_stat(KsmStat* out) {
+  char buf[512];
+  if (read_small_file("/proc/self/ksm_stat", buf, sizeof(buf)) <= 0) return false;
+  *out = KsmStat{};
+  // "ksm_rmap_items 0\nksm_zero_pages 0\nksm_merging_pages 0\nksm_process_profit 0\n..."
+  if (const char* p = strstr(buf, "ksm_merging_pages ")) {
+    p += strlen("ksm_merging_pages ");
+    out->merging_pages = parse_u64(&p);
+  }
+  if (const char* p = strstr(buf, "ksm_process_profit ")) {
+    p += strlen("ksm_process_profit ");
+    bool negative = *p == '-';
+    if (negative) ++p;
+    auto v = static_cast<int64_t>(parse_u64(&p));
+    out->process_profit = negative ? -v : v;
+  }
+  return true;
+}
+
+int ksm_daemon_state() {
+  char buf[16];
+  if (read_small_file("/sys/kernel/mm/ksm/run", buf, sizeof(buf)) <= 0) return -1;
+  return buf[0] >= '0' && buf[0] <= '9' ? buf[0] - '0' : -1;
+}
+
 }  // namespace tmc::platform

@@ -37,4 +37,18 @@ double memory_pressure_avg10();
 // the difference of two readings.
 bool machine_cpu_ticks(uint64_t* idle, uint64_t* total);
 
+// The kernel's KSM (samepage merging) as this process sees it, from /proc/self/ksm_stat
+// (Linux 6.1+): pages of ours that KSM merged with identical ones, and what that saved net
+// of KSM's bookkeeping (negative when the bookkeeping costs more). False when the kernel has
+// no KSM or the file is missing.
+struct KsmStat {
+  uint64_t merging_pages = 0;
+  int64_t process_profit = 0;
+};
+bool process_ksm_stat(KsmStat* out);
+
+// /sys/kernel/mm/ksm/run: 1 while ksmd merges pages, 0 (or 2, unmerge all) when it does not,
+// -1 when the kernel has no KSM.
+int ksm_daemon_state();
+
 }  // namespace tmc::platform

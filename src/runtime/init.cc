@@ -158,6 +158,27 @@ void fill_runtime_stats(tmc_stats* out) {
   out->regions = r.regions;
   out->reserved_bytes = r.reserved;
   out->mapped_bytes = r.handed;
+  platform::KsmStat ksm;
+  if (control::option_bool(control::OptionId::ksm) && platform::process_ksm_stat(&ksm)) {
+    out->ksm_merging_pages = ksm.merging_pages;
+    out->ksm_profit_bytes = ksm.process_profit > 0 ? static_cast<uint64_t>(ksm.process_profit) : 0;
+  }
+}
+
+// TMC_KSM: the heap is offered to KSM; ksmd's state is the machine's, so say once when
+// nothing will merge.
+void set_up_ksm() {
+  if (!control::option_bool(control::OptionId::ksm)) return;
+  int state = platform::ksm_daemon_state();
+  if (state < 0) {
+    log::warn().str("TMC_KSM=1, but this kernel has no KSM (/sys/kernel/mm/ksm/run is missing); nothing will be merged").flush();
+    return;
+  }
+  g_regions.set_mergeable(true);
+  if (state != 1)
+    log::warn().str("TMC_KSM=1, but the kernel's KSM daemon is not running (/sys/kernel/mm/ksm/run is ")
+        .u64(static_cast<uint64_t>(state))
+        .str("); the heap is offered to it, and merging starts once an administrator writes 1 there").flush();
 }
 
 void initialize() {
@@ -167,6 +188,7 @@ void initialize() {
   thread_exit_init();
   if (control::option_bool(control::OptionId::enable)) {
     g_regions.set_region_size(control::option(control::OptionId::region_size));
+    set_up_ksm();
     g_active = heap::install_extent_hooks(&g_regions);
   }
   control::register_stats_source(fill_runtime_stats);
