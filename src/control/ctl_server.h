@@ -13,6 +13,11 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
+
+#include "tmc/ctl_protocol.h"
+
+struct pollfd;
 
 namespace tmc::control {
 
@@ -36,12 +41,34 @@ class CtlServer {
   // descriptors; some dup2 over them). Then the caller reopens; the old number is left alone.
   bool still_ours() const;
   void forget() { fd_ = -1; }
-  // Accepts one pending connection and answers it. `out` is the reply buffer.
-  void serve_one(const Command* commands, size_t count, char* out, size_t out_size);
+  // Fills fds with what to wait for: the socket (while a client slot is free), then the
+  // clients whose request line is still coming. Returns how many entries it filled.
+  int poll_set(struct pollfd* fds, int max) const;
+  // After poll() on poll_set's entries: accepts new clients, reads request lines, answers
+  // the complete ones (`out` is the reply buffer) and drops clients silent for
+  // kRequestTimeoutNs. A client is never waited for: one preempted between connect() and
+  // send() (a loaded machine) must not get an empty request answered, nor hold up others.
+  void serve_ready(const struct pollfd* fds, int n, const Command* commands, size_t count, char* out, size_t out_size);
+
+  static constexpr int kMaxClients = 4;
+  static constexpr uint64_t kRequestTimeoutNs = 10'000'000'000ull;
 
  private:
+  struct Client {
+    int fd = -1;
+    unsigned long inode = 0;  // the host program may close the number and reuse it
+    uint64_t deadline_ns = 0;
+    size_t len = 0;
+    char request[TMC_CTL_MAX_REQUEST] = {};
+  };
+  void accept_clients();
+  void read_request(Client& c, const Command* commands, size_t count, char* out, size_t out_size);
+  void drop(Client& c, const char* reply);
+  bool client_still_ours(const Client& c) const;
+
   int fd_ = -1;
   unsigned long inode_ = 0;
+  Client clients_[kMaxClients];
 };
 
 // The abstract socket name for a pid, without the leading NUL: "tmc.1234".

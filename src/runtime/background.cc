@@ -27,7 +27,8 @@ namespace {
 
 using control::OptionId;
 
-control::CtlServer g_server;
+// constinit: the server is opened from the first allocation, before dynamic initialisers run.
+constinit control::CtlServer g_server;
 std::atomic<bool> g_started{false};
 std::atomic<bool> g_thread_ready{false};  // the background thread has set up its jemalloc state
 // Scratch for replies; only the background thread uses it.
@@ -168,13 +169,10 @@ void* background_main(void*) {
       g_server.forget();
       open_control_socket();
     }
-    if (g_server.is_open()) {
-      pollfd p{g_server.fd(), POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLIN))
-        g_server.serve_one(kCommands, sizeof(kCommands) / sizeof(kCommands[0]), g_reply, sizeof(g_reply));
-    } else {
-      poll(nullptr, 0, timeout_ms);
-    }
+    pollfd fds[1 + control::CtlServer::kMaxClients];
+    int n = g_server.poll_set(fds, 1 + control::CtlServer::kMaxClients);
+    if (poll(fds, static_cast<nfds_t>(n), timeout_ms) >= 0)
+      g_server.serve_ready(fds, n, kCommands, sizeof(kCommands) / sizeof(kCommands[0]), g_reply, sizeof(g_reply));
     // Pages pinned for exiting threads (runtime/thread_exit.h) may go once they have exited.
     heap::eviction_gate().unpin_exited_threads();
     uint64_t cpu = platform::thread_cpu_ns();

@@ -104,6 +104,48 @@ sys.exit(1 if bad else 0)
 PY
 check_eq "stats JSON parses and has every integer field with sane values" 0 "$rc"
 
+step "a client slow to send its request neither gets an empty one answered nor holds up others"
+# A tmcctl preempted between connect() and send() on a loaded machine: its request comes
+# seconds later and must still be answered; a client that connects after it and asks at once
+# is answered while the slow one is still silent.
+rc=0
+"$PY" - "$TMC_PID" >"$WORK/slow.out" 2>&1 <<'PY' || rc=$?
+import socket, sys
+pid = int(sys.argv[1])
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect("\0tmc.%d" % pid)
+    s.settimeout(20)
+    return s
+def reply(s):
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return out.decode()
+        out += chunk
+slow = connect()
+fast = connect()
+fast.sendall(b"version\n")
+print("fast client:", reply(fast).strip())
+slow.settimeout(2.5)
+try:
+    early = slow.recv(100)  # the old server answered an empty request after 1 s
+except socket.timeout:
+    early = None
+if early is not None:
+    print("slow client was answered before it sent anything: %r" % early)
+    sys.exit(1)
+slow.settimeout(20)
+slow.sendall(b"version\n")
+got = reply(slow).strip()
+print("slow client, after 2.5 s:", got)
+sys.exit(0 if got.startswith("libtmc ") else 1)
+PY
+sed 's/^/    /' "$WORK/slow.out"
+check_eq "a request sent 2.5 s after connecting is answered, another client meanwhile" 0 "$rc"
+check "the fast client got the version" grep -q "^fast client: libtmc " "$WORK/slow.out"
+
 step "a process without libtmc"
 sleep 30 &
 PLAIN_PID=$!
