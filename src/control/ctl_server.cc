@@ -24,6 +24,21 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Moves a descriptor of ours above 512, out of the low numbers the program's own open()
+// expects to get and programs tend to reuse with dup2; *inode gets its inode, by which we
+// later tell whether the program closed or reused the number.
+int move_high(int fd, unsigned long* inode) {
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+  if (high >= 0) {
+    ::close(fd);
+    fd = high;
+  }
+  struct stat st {};
+  fstat(fd, &st);
+  *inode = st.st_ino;
+  return fd;
+}
+
 // Client sockets are non-blocking: a reply that does not fit the socket buffer at once
 // waits for room, a second at most each time.
 void write_all(int fd, const char* buf, size_t len) {
@@ -70,16 +85,7 @@ bool CtlServer::open(pid_t pid) {
     errno = saved;
     return false;
   }
-  // Keep the descriptor out of the low numbers programs tend to reuse with dup2.
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
-  if (high >= 0) {
-    ::close(fd);
-    fd = high;
-  }
-  struct stat st {};
-  fstat(fd, &st);
-  fd_ = fd;
-  inode_ = st.st_ino;
+  fd_ = move_high(fd, &inode_);
   return true;
 }
 
@@ -123,17 +129,7 @@ void CtlServer::accept_clients() {
       ::close(fd);
       continue;
     }
-    // Held until its request line arrives: out of the low numbers the program's own
-    // open() expects to get (as the socket itself).
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
-    if (high >= 0) {
-      ::close(fd);
-      fd = high;
-    }
-    struct stat st {};
-    fstat(fd, &st);
-    c.fd = fd;
-    c.inode = st.st_ino;
+    c.fd = move_high(fd, &c.inode);  // held until its request line arrives
     c.len = 0;
     c.deadline_ns = now_ns() + kRequestTimeoutNs;
   }
