@@ -38,6 +38,13 @@ def span(run, column, fmt):
     return fmt(min(values)), fmt(max(values))
 
 
+def per_event(window, cpu_key, events_key):
+    """CPU in microseconds per event of the window ("-" for a JSON from before the split stats)."""
+    if cpu_key not in window or not window[events_key]:
+        return "-"
+    return "%.1f" % (window[cpu_key] * 1e-3 / window[events_key])
+
+
 def lru_of(run, kind):
     found = [x for x in run["lru"] if x["budget_kind"] == kind]
     return found[0] if found else None
@@ -129,6 +136,8 @@ def main():
     row("evictions / s", lambda r: num(per_s(r, w(r)["evictions"]), "%.0f"))
     row("held faults / s; time held per s", lambda r: "%.0f; %.3f s" % (per_s(r, w(r)["held_faults"]), per_s(r, w(r)["hold_ns"]) * 1e-9))
     row("libtmc background CPU (cores)", lambda r: "%.3f" % (per_s(r, w(r)["background_cpu_ns"]) * 1e-9))
+    row("CPU per fault cycle: fault thread per fault, reclaimer per eviction (us)",
+        lambda r: "%s, %s" % (per_event(w(r), "fault_cpu_ns", "faults"), per_event(w(r), "reclaim_cpu_ns", "evictions")))
     row("accessor thread CPU (cores)", lambda r: "%.3f" % (per_s(r, w(r)["accessor_cpu_ns"]) * 1e-9))
     row("warm-up (flat?)", lambda r: "%.0f s (%s)" % (r["warmup"]["seconds"], "flat" if r["warmup"]["settled"] else "**not flat**"))
     row("window", lambda r: "%.1f s, %d censuses" % (w(r)["seconds"], len(w(r)["samples"])))

@@ -24,6 +24,12 @@ double mean_of(const PolicyResults& r, F f) {
 
 double band_lo(int b) { return b == 0 ? 0 : kBandEdges[b - 1]; }
 
+// CPU per event in microseconds (a fault cycle's two halves: fault thread per fault, reclaimer
+// per eviction); NAN when there was none.
+double per_event_us(uint64_t cpu_ns, uint64_t events) {
+  return events != 0 ? static_cast<double>(cpu_ns) * 1e-3 / static_cast<double>(events) : NAN;
+}
+
 }  // namespace
 
 const char* budget_key(Budget b) {
@@ -137,6 +143,8 @@ void print_policy_table(const PolicyResults& r, FILE* f) {
   fprintf(f, "| fixed overhead: RSS - resident heap pages - pool (MiB) | %.1f |\n", mib(r.fixed_overhead()));
   fprintf(f, "| RSS with every heap page compressed (MiB) | %.1f |\n", mib(r.all_compressed_bytes()));
   fprintf(f, "| libtmc background CPU (cores) | %.3f |\n", static_cast<double>(r.delta("cpu_ns_background")) * 1e-9 / w);
+  fprintf(f, "| fault thread CPU per fault, reclaimer CPU per eviction (us) | %.1f, %.1f |\n",
+          per_event_us(r.delta("cpu_ns_fault"), r.delta("faults")), per_event_us(r.delta("cpu_ns_reclaim"), r.delta("evictions")));
   fprintf(f, "| accessor thread CPU (cores) | %.3f |\n\n", static_cast<double>(r.accessor_cpu_ns) * 1e-9 / w);
 
   fprintf(f, "## Resident pages by popularity rank\n\n| ranks | pages | share of accesses | libtmc (window mean) |");
@@ -203,6 +211,8 @@ void print_policy_json(const PolicyResults& r, FILE* f) {
   j.num("held_faults", r.delta("held_faults"));
   j.num("hold_ns", r.delta("hold_ns"));
   j.num("background_cpu_ns", r.delta("cpu_ns_background"));
+  j.num("fault_cpu_ns", r.delta("cpu_ns_fault"));
+  j.num("reclaim_cpu_ns", r.delta("cpu_ns_reclaim"));
   j.num("process_cpu_ns", r.process_cpu_ns);
   j.num("accessor_cpu_ns", r.accessor_cpu_ns);
   j.num("target_stat_bytes", r.target_stat);

@@ -105,7 +105,7 @@ class FaultService {
       // not on every fault's path.
       if (n == 0 || ++rounds % 256 == 0) {
         uint64_t cpu = platform::thread_cpu_ns();
-        e_.cpu_ns_.fetch_add(cpu - cpu_reported, std::memory_order_relaxed);
+        e_.cpu_ns_fault_.fetch_add(cpu - cpu_reported, std::memory_order_relaxed);
         cpu_reported = cpu;
       }
     }

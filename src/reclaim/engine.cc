@@ -541,7 +541,9 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->refaults = refaults_.load(std::memory_order_relaxed);
   out->fault_ns_p50 = fault_latency_.percentile(0.50);
   out->fault_ns_p99 = fault_latency_.percentile(0.99);
-  out->cpu_ns_background += cpu_ns_.load(std::memory_order_relaxed);
+  out->cpu_ns_fault = cpu_ns_fault_.load(std::memory_order_relaxed);
+  out->cpu_ns_reclaim = cpu_ns_reclaim_.load(std::memory_order_relaxed);
+  out->cpu_ns_background += out->cpu_ns_fault + out->cpu_ns_reclaim;
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
   out->verify_failures = verify_failures_.load(std::memory_order_relaxed);
   out->unshared_pages = unshared_pages_.load(std::memory_order_relaxed);

@@ -200,7 +200,9 @@ class Engine {
   std::atomic<uint64_t> backoff_pages_{0}, pool_full_{0}, throttle_ns_{0}, held_faults_{0}, hold_ns_{0};
   LatencyHistogram refault_distance_ms_;  // same buckets, milliseconds
   std::atomic<uint64_t> evictions_{0}, faults_{0}, refaults_{0}, zero_pages_{0}, same_pages_{0},
-      compressed_pages_{0}, incompressible_{0}, busy_skips_{0}, cpu_ns_{0};
+      compressed_pages_{0}, incompressible_{0}, busy_skips_{0};
+  // CPU of the fault thread and of the reclaimer (each reported by its own thread).
+  std::atomic<uint64_t> cpu_ns_fault_{0}, cpu_ns_reclaim_{0};
   LatencyHistogram fault_latency_;
 
   // Fork without fork events (fork_events_ false): engine.cc.

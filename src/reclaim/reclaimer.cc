@@ -148,10 +148,10 @@ class Reclaimer {
     return evicted;
   }
 
-  // Adds the thread's CPU time since the last report to cpu_ns_background, so that the stat
+  // Adds the thread's CPU time since the last report to cpu_ns_reclaim, so that the stat
   // is current during a long (paced) pass too.
   void report_cpu(uint64_t cpu_ns) {
-    e_.cpu_ns_.fetch_add(cpu_ns - cpu_reported_, std::memory_order_relaxed);
+    e_.cpu_ns_reclaim_.fetch_add(cpu_ns - cpu_reported_, std::memory_order_relaxed);
     cpu_reported_ = cpu_ns;
   }
 
@@ -824,7 +824,7 @@ class Reclaimer {
   uint64_t pass_first_seen_ = 0;  // pages this pass skipped because it saw them first
   bool last_fell_short_ = false;  // the last pass began above the target and ended well above it
   uint64_t rss_read_ns_ = 0;
-  uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_
+  uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_reclaim_
   size_t max_blob_ = 0;
   bool verify_ = false;  // TMC_VERIFY
   Slot slots_[Engine::kBatchPages];
