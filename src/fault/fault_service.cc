@@ -678,7 +678,16 @@ class FaultService {
 
   // RSS grew by `bytes` (a page in, its blob released): the target's hold sees it before
   // the reclaimer next reads VmRSS.
-  void brought_back(uint32_t bytes) { e_.over_target_.fetch_add(bytes, std::memory_order_relaxed); }
+  // Crossing the target (plus the floor the reclaimer cannot get below) wakes a reclaimer
+  // that waits for that (it does while the target demands room: Reclaimer::
+  // target_demands_room), so that it makes room before faults have to wait for it. A notify
+  // with nobody waiting makes no system call.
+  void brought_back(uint32_t bytes) {
+    const int64_t before = e_.over_target_.fetch_add(bytes, std::memory_order_relaxed);
+    const auto line = static_cast<int64_t>(e_.target_floor_.load(std::memory_order_relaxed));
+    if (before <= line && before + static_cast<int64_t>(bytes) > line && e_.hold_.load(std::memory_order_relaxed))
+      e_.room_wanted_.notify();
+  }
 
   // Purged (REMOVE), unmapped (UNMAP), moved away (REMAP): whatever was evicted there is
   // gone and the next touch reads zeros. The kernel zaps a purged range only after this

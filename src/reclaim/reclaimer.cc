@@ -72,6 +72,9 @@ constexpr double kIdleMachineShare = 0.5;
 constexpr double kPsiPressure = 1.0;
 // How often VmRSS is read while a target is set, to correct Engine::over_target_.
 constexpr uint64_t kRssRefreshNs = 50'000'000;
+// How long after the target last held a fault the reclaimer keeps making room ahead of the
+// faults, unpaced (Reclaimer::target_demands_room).
+constexpr uint64_t kDemandWindowNs = 2'000'000'000;
 
 uint64_t now_ns() {
   timespec ts;
@@ -159,12 +162,30 @@ class Reclaimer {
   // itself nor waits for the next epoch.
   bool making_room() const { return e_.faults_held_.load(std::memory_order_seq_cst) != 0; }
 
-  // Sleeps for ns, or until the fault thread starts holding faults (Engine::room_wanted_).
-  void pause_unless_room_wanted(uint64_t ns) {
+  // Whether the program has lately brought pages back faster than the paced reclaimer made
+  // room: the target held a fault within kDemandWindowNs. The room is then the program's
+  // work, as direct reclaim is in the kernel, whether or not a fault waits at this moment;
+  // making it ahead of the faults, unpaced, spares them the wait (bench/results/levers.md).
+  bool target_demands_room() {
+    if (target_ == 0) return false;
+    const uint64_t held = e_.held_faults_.load(std::memory_order_relaxed);
+    const uint64_t t = now_ns();
+    if (held != held_seen_) {
+      held_seen_ = held;
+      held_seen_ns_ = t;
+    }
+    return held_seen_ns_ != 0 && t - held_seen_ns_ < kDemandWindowNs;
+  }
+
+  // Sleeps for ns, or until the fault thread starts holding faults (Engine::room_wanted_);
+  // with `or_above_target`, also once RSS is above the target by more than the floor the
+  // reclaimer cannot get below (the fault thread's count; it notifies on crossing that line).
+  void pause_unless_room_wanted(uint64_t ns, bool or_above_target = false) {
     const uint64_t deadline = now_ns() + ns;
     for (uint64_t t = now_ns(); t < deadline; t = now_ns()) {
       uint32_t ticket = e_.room_wanted_.ticket();
       if (making_room()) return;
+      if (or_above_target && e_.over_target_.load(std::memory_order_relaxed) > floor_over()) return;
       e_.room_wanted_.wait(ticket, deadline - t);
     }
   }
@@ -307,10 +328,10 @@ class Reclaimer {
     if (control::option(OptionId::cold_age) == 0) return;  // "as fast as possible" (tests)
     const uint64_t cpu = platform::thread_cpu_ns();
     report_cpu(cpu);
-    if (making_room()) {
-      // Faults are waiting for this work: it is the application's, as direct reclaim is in
-      // the kernel, not background work, and a pause here would stall the application. No
-      // debt is carried over either.
+    if (making_room() || (evicting_for_target() && target_demands_room())) {
+      // Faults are waiting for this work, or were lately and will again: it is the
+      // application's, as direct reclaim is in the kernel, not background work, and a pause
+      // here would stall the application. No debt is carried over either.
       pacer_.reset(now_ns(), cpu);
       return;
     }
@@ -824,6 +845,8 @@ class Reclaimer {
   uint64_t pass_first_seen_ = 0;  // pages this pass skipped because it saw them first
   bool last_fell_short_ = false;  // the last pass began above the target and ended well above it
   uint64_t rss_read_ns_ = 0;
+  uint64_t held_seen_ = 0;     // Engine::held_faults_ when target_demands_room last saw it grow
+  uint64_t held_seen_ns_ = 0;  // and when (0: never)
   uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_reclaim_
   size_t max_blob_ = 0;
   bool verify_ = false;  // TMC_VERIFY
@@ -896,8 +919,9 @@ void* reclaimer_main(void* arg) {
     // With a cold age, one pass per epoch (a second); with none, as fast as there is work.
     if (cold_age) {
       // Until the next epoch, unless faults are waiting for room meanwhile (the fault thread
-      // starts holding them as soon as RSS grows past the target): then a pass at once.
-      reclaimer->pause_unless_room_wanted(1'000'000'000);
+      // starts holding them once RSS is past the target by its slack): then a pass at once.
+      // While the target demands room, already once RSS is past the target, before faults wait.
+      reclaimer->pause_unless_room_wanted(1'000'000'000, reclaimer->target_demands_room());
     }
     else if (evicted == 0) sleep_ms(20);
   }
