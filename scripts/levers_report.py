@@ -65,18 +65,19 @@ def main():
         rows.append([name, "`%s`" % env if env else "(defaults)", "`%s`" % lib, str(len(runs)),
                      "%d of %d intact" % (sum(1 for r in runs if r["check"]["pass"]), len(runs))])
     o.append(table(["variant", "options", "libtmc.so", "rounds", "data check"], rows) + "\n")
-    base = [metrics(r) for r in variants[0][3]]
-    header = ["", ] + [v[0] for v in variants]
+    # Each run's metrics once; per metric, each variant's median and range over its rounds.
+    measured = [[metrics(r) for r in runs] for _, _, _, runs in variants]
+
+    def spread(per_run, key):
+        vals = [m[key] for m in per_run if m[key] is not None]
+        return (statistics.median(vals), min(vals), max(vals)) if vals else None
+
     rows = []
-    for key in base[0]:
-        def median_of(runs):
-            vals = [metrics(r)[key] for r in runs]
-            vals = [v for v in vals if v is not None]
-            return (statistics.median(vals), min(vals), max(vals)) if vals else None
-        b = median_of(variants[0][3])
+    for key in measured[0][0]:
+        b = spread(measured[0], key)
         cells = []
-        for i, (_, _, _, runs) in enumerate(variants):
-            m = median_of(runs)
+        for i, per_run in enumerate(measured):
+            m = spread(per_run, key)
             if m is None:
                 cells.append("-")
                 continue
@@ -87,12 +88,12 @@ def main():
             cells.append(cell)
         better = BETTER.get(key)
         rows.append([key + (" (%s is better)" % better if better else "")] + cells)
-    o.append(table(header, rows) + "\n")
+    o.append(table([""] + [v[0] for v in variants], rows) + "\n")
     o.append("Per run (accesses/s, libtmc CPU per fault in us, held s per s, data check):\n")
-    for name, _, _, runs in variants:
-        cells = ["%.0f, %.1f, %.3f, %s" % (metrics(r)["accesses/s"], metrics(r)["libtmc CPU per fault (us)"] or 0,
-                                           metrics(r)["held (s per s)"], "ok" if r["check"]["pass"] else "**LOST DATA**")
-                 for r in runs]
+    for (name, _, _, runs), per_run in zip(variants, measured):
+        cells = ["%.0f, %.1f, %.3f, %s" % (m["accesses/s"], m["libtmc CPU per fault (us)"] or 0, m["held (s per s)"],
+                                           "ok" if r["check"]["pass"] else "**LOST DATA**")
+                 for r, m in zip(runs, per_run)]
         o.append("- %s: %s" % (name, "; ".join(cells)))
     print("\n".join(o))
 
