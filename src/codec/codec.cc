@@ -18,7 +18,7 @@
 
 namespace tmc::codec {
 
-uint64_t page_hash(const void* page) { return XXH3_64bits(page, kPageSize); }
+uint64_t page_hash(const void* page, uint64_t seed) { return XXH3_64bits_withSeed(page, kPageSize, seed); }
 
 namespace {
 size_t round_to_pages(size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }

@@ -39,9 +39,10 @@ struct Encoded {
   bool with_dict;      // kCompressed only: made with the dictionary passed to encode()
 };
 
-// A 64-bit hash of one page's bytes (XXH3), for end-to-end checks of evicted pages
-// (TMC_VERIFY): about 0.2 us a page.
-uint64_t page_hash(const void* page);
+// A 64-bit hash of one page's bytes (XXH3 with a seed: the engine's per-process seed, so
+// that no one can aim collisions at it), for end-to-end checks of evicted pages
+// (TMC_VERIFY) and as the key of pool dedup: about 0.2 us a page.
+uint64_t page_hash(const void* page, uint64_t seed);
 
 class PageCodec {
  public:

@@ -430,7 +430,7 @@ class FaultService {
   void verify(uintptr_t page, const PageEntry* entry, PageWord w, const void* bytes, const char* path) {
     if (!verify_ || entry == nullptr || w.state() != PageState::kCompressed) return;
     uint64_t want = entry->fill;
-    uint64_t got = codec::page_hash(bytes);
+    uint64_t got = codec::page_hash(bytes, e_.hash_seed_);
     if (got == want) return;
     e_.verify_failures_.fetch_add(1, std::memory_order_relaxed);
     log::warn().str("verify: page ").hex(page).str(" came back with other bytes than it left with (path: ").str(path)

@@ -512,13 +512,16 @@ const void* Pool::data(Handle h, uint32_t* size) const {
   return s->slot_ptr(e->slot);
 }
 
-void Pool::retain(Handle h) {
+bool Pool::retain(Handle h) {
   Entry* e = entry(h);
-  if (e == nullptr) return;
+  if (e == nullptr) return false;
   uint32_t r = e->refs.load(std::memory_order_relaxed);
   do {
-    if (r == 0) return;  // not live: never resurrect
+    if (r == 0) return false;  // not live: never resurrect
   } while (!e->refs.compare_exchange_weak(r, r + 1, std::memory_order_relaxed));
+  shared_refs_.fetch_add(1, std::memory_order_relaxed);
+  shared_bytes_.fetch_add(e->size, std::memory_order_relaxed);
+  return true;
 }
 
 uint32_t Pool::ref_count(Handle h) const {
@@ -533,7 +536,11 @@ bool Pool::release(Handle h) {
   do {
     if (r == 0) return false;
   } while (!e->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel));
-  if (r > 1) return false;
+  if (r > 1) {
+    shared_refs_.fetch_sub(1, std::memory_order_relaxed);
+    shared_bytes_.fetch_sub(e->size, std::memory_order_relaxed);
+    return false;
+  }
 
   uint32_t size = e->size;  // fixed while the handle was live
   uint32_t cls = class_of(size);
@@ -727,10 +734,15 @@ bool Pool::is_valid() const {
   }
   {
     SpinLockGuard guard(handle_lock_);
-    uint64_t live = 0;
-    for (Handle h = 1; h < next_handle_; ++h)
-      live += entry(h)->refs.load(std::memory_order_relaxed) != 0;
+    uint64_t live = 0, shared = 0, shared_bytes = 0;
+    for (Handle h = 1; h < next_handle_; ++h) {
+      uint32_t refs = entry(h)->refs.load(std::memory_order_relaxed);
+      live += refs != 0;
+      shared += refs > 1 ? refs - 1 : 0;
+      shared_bytes += refs > 1 ? uint64_t{refs - 1} * entry(h)->size : 0;
+    }
     if (live != objects || live != live_handles_) return fail("live handles", live, objects);
+    if (shared != shared_refs() || shared_bytes != this->shared_bytes()) return fail("shared references", shared, shared_refs());
     uint64_t free_count = 0;
     for (Handle h = free_handles_; h != kNoHandle; h = entry(h)->next_free()) {
       if (h >= next_handle_ || entry(h)->refs.load(std::memory_order_relaxed) != 0)

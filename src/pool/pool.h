@@ -94,16 +94,22 @@ class Pool {
   // valid until the handle is released for the last time or compact() runs.
   const void* data(Handle h, uint32_t* size) const;
 
-  // Reference counting, for pages that share one blob. retain() on a handle that is not
-  // live does nothing. release() returns true when it freed the blob (the count reached
-  // 0); releasing a handle that is not live returns false and changes nothing.
-  void retain(Handle h);
+  // Reference counting, for pages that share one blob (dedup/content_index.h). retain()
+  // returns whether it took a reference: a handle that is not live is never revived, so a
+  // thread racing with the last release either holds the blob or knows it is gone.
+  // release() returns true when it freed the blob (the count reached 0); releasing a handle
+  // that is not live returns false and changes nothing.
+  bool retain(Handle h);
   bool release(Handle h);
-  // The current count (0 if the handle is not live). For tests and the dedup module.
+  // The current count (0 if the handle is not live).
   uint32_t ref_count(Handle h) const;
 
   // Sum of the sizes of live blobs (a blob shared by several pages counts once).
   uint64_t compr_bytes() const { return compr_bytes_.load(std::memory_order_relaxed); }
+  // References beyond the first, over all live blobs (the pages that share another's
+  // blob), and the blob bytes they would have taken on their own.
+  uint64_t shared_refs() const { return shared_refs_.load(std::memory_order_relaxed); }
+  uint64_t shared_bytes() const { return shared_bytes_.load(std::memory_order_relaxed); }
   // Memory the pool occupies: its spans (slots, slack and tails), dirty pages not purged
   // yet, span and chunk descriptors and the committed part of the handle table. Not the
   // Pool object itself.
@@ -200,6 +206,8 @@ class Pool {
   uint32_t live_handles_ = 0;
 
   std::atomic<uint64_t> compr_bytes_{0};
+  std::atomic<uint64_t> shared_refs_{0};
+  std::atomic<uint64_t> shared_bytes_{0};
   std::atomic<uint64_t> span_bytes_{0};
   std::atomic<uint64_t> dirty_bytes_{0};  // free span pages not dropped yet
   std::atomic<uint64_t> meta_bytes_{0};   // descriptors and handle table

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "base/log.h"
 #include "control/options.h"
+#include "platform/env.h"
 #include "platform/fd_table.h"
 #include "platform/libc_threads.h"
 #include "platform/mm.h"
@@ -185,6 +187,17 @@ int receive_fd(int sock) {
   return fd;
 }
 
+// codec::page_hash's seed. getrandom() cannot fail for 8 bytes once the kernel's pool is
+// ready; before that (early boot) the clock and addresses still make it per process.
+uint64_t draw_hash_seed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(seed))) return seed;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (static_cast<uint64_t>(ts.tv_nsec) << 32) ^ static_cast<uint64_t>(ts.tv_sec) ^
+         reinterpret_cast<uintptr_t>(&ts) ^ static_cast<uint64_t>(getpid());
+}
+
 }  // namespace
 
 Engine& engine() { return g_engine; }
@@ -234,6 +247,10 @@ bool Engine::start(heap::RegionSet* regions) {
     return false;
   }
   fork_events_ = uffd_.features().has(UFFD_FEATURE_EVENT_FORK);
+  hash_seed_ = draw_hash_seed();
+  dedup_ = control::option_bool(OptionId::dedup);
+  const char* collide = platform::env_get("TMC_TEST_DEDUP_COLLIDE");
+  dedup_collide_ = collide != nullptr && collide[0] == '1';
   void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void* doorbell = mmap(nullptr, heap::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -566,6 +583,12 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->held_faults = held_faults_.load(std::memory_order_relaxed);
   out->hold_ns = hold_ns_.load(std::memory_order_relaxed);
   out->pressure = pressure_.load(std::memory_order_relaxed) ? 1 : 0;
+  out->dedup_pages = pool_.shared_refs();
+  out->dedup_saved_bytes = pool_.shared_bytes();
+  out->dedup_compared_pages = dedup_compared_.load(std::memory_order_relaxed);
+  out->dedup_hash_collisions = dedup_collisions_.load(std::memory_order_relaxed);
+  out->dedup_index_bytes = dedup_index_bytes_.load(std::memory_order_relaxed);
+  out->cpu_ns_dedup = cpu_ns_dedup_.load(std::memory_order_relaxed);
 }
 
 }  // namespace tmc::reclaim

@@ -31,6 +31,7 @@
 #include "base/wakeup.h"
 #include "codec/codec.h"
 #include "codec/dictionary.h"
+#include "dedup/content_index.h"
 #include "heap/regions.h"
 #include "platform/uffd.h"
 #include "pool/pool.h"
@@ -143,6 +144,22 @@ class Engine {
   const codec::Dictionary* dictionary_for(heap::PageWord w) const {
     return (w.flags() & heap::kFlagDict) != 0 ? &dict_ : nullptr;
   }
+
+  // The seed of codec::page_hash for this process and its forked children (which inherit
+  // the hashes in their page words): drawn at start, never shown, so that nobody can aim
+  // hash collisions at dedup (design invariant 6).
+  uint64_t hash_seed_ = 0;
+  // Pool dedup (TMC_DEDUP): the reclaimer's index of blobs by content. In the engine, not the
+  // reclaimer, so that a forked child's reclaimer goes on with its copy, which names the
+  // child's copies of the same blobs.
+  bool dedup_ = false;
+  // Testing only (TMC_TEST_DEDUP_COLLIDE=1): every page gets the same dedup key, so each
+  // lookup meets a page of other bytes, as an aimed hash collision would. Read at start:
+  // a forked child's reclaimer must not read environ, which may be in the heap.
+  bool dedup_collide_ = false;
+  dedup::ContentIndex dedup_index_;
+  std::atomic<uint64_t> dedup_index_bytes_{0};  // dedup_index_.memory_bytes(), for the stats
+  std::atomic<uint64_t> dedup_compared_{0}, dedup_collisions_{0}, cpu_ns_dedup_{0};
 
   pthread_mutex_t reclaim_lock_ = PTHREAD_MUTEX_INITIALIZER;
   SpinLock staging_lock_;

@@ -6,7 +6,8 @@
 //              thread copies the page back from the slot. No write can be lost (invariant 1).
 //              Runs of contiguous pages move with one UFFDIO_MOVE. When a move fails, the
 //              page tables, not its report, say which pages moved (see reconcile_run).
-//   2. ENCODE: same-filled? compress (lz4/zstd); too little saving → put back.
+//   2. ENCODE: same-filled? the same bytes as a pooled page (dedup)? compress (lz4/zstd);
+//              too little saving → put back.
 //   3. COMMIT: under staging_lock_, CAS Staged→Compressed|SameFilled, or move the page back;
 //              a failed CAS means the page was faulted back or purged meanwhile, and the
 //              blob is dropped. The slots are emptied (MADV_DONTNEED) when the ring of
@@ -37,6 +38,7 @@
 
 #include "base/log.h"
 #include "base/meta_alloc.h"
+#include "codec/same_filled.h"
 #include "control/options.h"
 #include "heap/eviction_gate.h"
 #include "platform/mm.h"
@@ -88,7 +90,9 @@ struct Slot {
   PageWord staged;  // the word the page is expected to hold: Resident when picked, then Staged
   codec::Encoded encoded;
   pool::Handle handle;
-  uint64_t hash;  // TMC_VERIFY: of the page's bytes, for its entry
+  uint64_t hash;  // codec::page_hash of the page's bytes (TMC_VERIFY, dedup), for its entry
+  bool hashed;    // hash is set
+  bool shared;    // handle is another page's blob, with a reference of this page's (dedup)
 };
 
 class Reclaimer {
@@ -102,6 +106,7 @@ class Reclaimer {
       return false;
     }
     blob_ = static_cast<char*>(base::meta_alloc(2 * kPageSize));
+    candidate_ = static_cast<char*>(base::meta_alloc(kPageSize));
     pagemap_ = static_cast<uint64_t*>(base::meta_alloc(heap::kPagesPerBlock * sizeof(uint64_t)));
     probe_ = static_cast<uint64_t*>(base::meta_alloc(2 * Engine::kBatchPages * sizeof(uint64_t)));
     if (int err = pagemap_file_.open()) {
@@ -122,7 +127,7 @@ class Reclaimer {
     if (control::option(OptionId::dict) != 0 && e_.dict_.memory_bytes() == 0 &&
         !e_.dict_.init(kind, static_cast<int>(control::option(OptionId::zstd_level))))
       log::warn().str("no compression dictionary; pages are compressed without one").flush();
-    if (blob_ == nullptr || pagemap_ == nullptr || probe_ == nullptr) {
+    if (blob_ == nullptr || candidate_ == nullptr || pagemap_ == nullptr || probe_ == nullptr) {
       log::warn().str("the reclaimer has no memory for its buffers; nothing will be compressed").flush();
       return false;
     }
@@ -643,10 +648,21 @@ class Reclaimer {
     for (uint32_t i = 0; i < staged; ++i) {
       Slot& s = slots_[i];
       s.handle = 0;
+      s.hashed = false;
+      s.shared = false;
       if (s.entry == nullptr) continue;  // dead: commit drops it (its slot may even be empty)
       const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
+      const bool looked_up = e_.dedup_ && dedup_candidate(page);
+      uint64_t looked_up_hash = 0;
+      if (looked_up && share_duplicate(s, page, &looked_up_hash)) continue;
       s.encoded = codec_.encode(page, blob_, 2 * kPageSize, max_blob_, dict);
-      s.hash = verify_ && s.encoded.kind == codec::Encoded::Kind::kCompressed ? codec::page_hash(page) : 0;
+      if (s.encoded.kind == codec::Encoded::Kind::kCompressed && (verify_ || looked_up)) {
+        // Hashed again after compressing, not taken from the lookup: a lazily freed page
+        // (MADV_FREE) can be discarded from its slot in between, and the hash must be that
+        // of the bytes the blob holds.
+        s.hash = codec::page_hash(page, e_.hash_seed_);
+        s.hashed = true;
+      }
       if (dict == nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
         dict = sample_for_dictionary(page);
       if (s.encoded.kind == codec::Encoded::Kind::kCompressed) {
@@ -654,11 +670,85 @@ class Reclaimer {
         if (s.handle == 0) {  // the pool is at TMC_POOL_MAX, or out of memory: keep the page
           s.encoded.kind = codec::Encoded::Kind::kIncompressible;
           if (e_.pool_.limit() != 0) e_.pool_full_.fetch_add(1, std::memory_order_relaxed);
+        } else if (looked_up && s.hash == looked_up_hash) {  // the bytes did not change meanwhile
+          index_blob(s);
         }
       } else if (s.encoded.kind == codec::Encoded::Kind::kIncompressible) {
         e_.incompressible_.fetch_add(1, std::memory_order_relaxed);
       }
     }
+  }
+
+  // Pool dedup (dedup/content_index.h). Whether dedup looks at this page: not a same-filled
+  // one (encode() stores only its word), and as often as the sampler says.
+  bool dedup_candidate(const char* page) {
+    uint64_t word;
+    return !codec::is_same_filled(page, &word) && sampler_.take();
+  }
+
+  uint64_t dedup_key(uint64_t hash) const { return e_.dedup_collide_ ? 0 : hash; }
+
+  // Looks the page up by its hash (returned in *hash); true if it now shares the blob of a
+  // pooled page with the same bytes (s.handle then holds a reference of its own, taken
+  // before the comparison, so the blob cannot be freed under it). A match is believed only
+  // after the candidate's blob, decoded, compares equal byte for byte (design invariant 6),
+  // and the hash stands for the bytes compared.
+  bool share_duplicate(Slot& s, const char* page, uint64_t* hash) {
+    const uint64_t start = now_ns();
+    *hash = codec::page_hash(page, e_.hash_seed_);
+    const uint64_t key = dedup_key(*hash);
+    dedup::Match m;
+    bool equal = false;
+    if (e_.dedup_index_.find(key, &m)) {
+      if (!e_.pool_.retain(m.handle)) {
+        e_.dedup_index_.forget(key, m.handle);  // freed since (a fault brought its page back)
+      } else {
+        equal = same_bytes(m, page, key);
+        if (!equal) e_.pool_.release(m.handle);
+      }
+    }
+    if (equal) {
+      s.handle = m.handle;
+      s.shared = true;
+      s.hash = *hash;
+      s.hashed = true;
+      uint32_t size = 0;
+      e_.pool_.data(m.handle, &size);
+      s.encoded = codec::Encoded{codec::Encoded::Kind::kCompressed, 0, size, m.with_dict};
+      sampler_.found();
+    }
+    e_.cpu_ns_dedup_.fetch_add(now_ns() - start, std::memory_order_relaxed);
+    return equal;
+  }
+
+  // Whether the blob of m (a reference held) decodes to exactly `page`. A blob of other
+  // bytes is either a hash collision (its bytes hash to `key` too: counted, and both pages
+  // keep blobs of their own) or a stale entry (its handle was freed and reused for another
+  // blob since: the entry goes).
+  bool same_bytes(const dedup::Match& m, const char* page, uint64_t key) {
+    uint32_t size = 0;
+    // Reading without pool_lock_: only this thread compacts the pool, and the reference
+    // keeps the blob alive.
+    const void* blob = e_.pool_.data(m.handle, &size);
+    e_.dedup_compared_.fetch_add(1, std::memory_order_relaxed);
+    if (blob == nullptr || !codec_.decode(blob, size, candidate_, m.with_dict ? &e_.dict_ : nullptr)) {
+      e_.dedup_index_.forget(key, m.handle);
+      return false;
+    }
+    if (memcmp(candidate_, page, kPageSize) == 0) return true;
+    if (dedup_key(codec::page_hash(candidate_, e_.hash_seed_)) == key)
+      e_.dedup_collisions_.fetch_add(1, std::memory_order_relaxed);
+    else
+      e_.dedup_index_.forget(key, m.handle);
+    return false;
+  }
+
+  // A page dedup looked at and did not find goes in the index with its new blob.
+  void index_blob(const Slot& s) {
+    const uint64_t start = now_ns();
+    e_.dedup_index_.insert(dedup_key(s.hash), s.handle, s.encoded.with_dict, e_.pool_);
+    e_.dedup_index_bytes_.store(e_.dedup_index_.memory_bytes(), std::memory_order_relaxed);
+    e_.cpu_ns_dedup_.fetch_add(now_ns() - start, std::memory_order_relaxed);
   }
 
   // Until the dictionary is full, one compressible page in kDictSampleStride goes into it,
@@ -701,11 +791,11 @@ class Reclaimer {
           }
           break;
         case codec::Encoded::Kind::kCompressed:
-          s.entry->fill = s.hash;  // read by whoever loads the Compressed word (acquire)
+          s.entry->fill = s.hashed ? s.hash : 0;  // read by whoever loads the Compressed word (acquire)
           if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
                                                     s.encoded.with_dict ? heap::kFlagDict : 0, s.staged.heat()))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
-            freed += static_cast<int64_t>(kPageSize) - s.encoded.size;
+            freed += static_cast<int64_t>(kPageSize) - (s.shared ? 0 : s.encoded.size);
             ++done;
           } else {
             e_.pool_.release(s.handle);
@@ -850,6 +940,8 @@ class Reclaimer {
   uint64_t cpu_reported_ = 0;  // the thread's CPU clock when last added to Engine::cpu_ns_reclaim_
   size_t max_blob_ = 0;
   bool verify_ = false;  // TMC_VERIFY
+  dedup::Sampler sampler_;     // which pages dedup looks at
+  char* candidate_ = nullptr;  // a pooled page decoded, to compare with a page being evicted
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked

@@ -12,7 +12,9 @@
 // Twice in the middle the threads stop at a barrier and the process forks: the child
 // verifies every buffer against the model (the parent's memory at fork time, compressed
 // pages included) while the parent goes on changing its own; a child that hangs is killed
-// and reported. A watchdog reports any libtmc thread found blocked in a userfaultfd fault
+// and reported. With STRESS_SEEDS=N (the .dedup variant) every fill draws its content from N
+// seeds only, so whole pages repeat across buffers and threads and pool dedup shares their
+// blobs while the threads write, free, copy and fork around them. A watchdog reports any libtmc thread found blocked in a userfaultfd fault
 // (libtmc faulting on itself, invariant 4; the engine's own count, stats self_faults, must
 // stay 0 too) and dumps all threads if progress stops.
 #include <pthread.h>
@@ -39,6 +41,7 @@ constexpr size_t kSmallMin = 64, kSmallMax = 64 << 10;
 constexpr size_t kLargeMin = 64 << 10, kLargeMax = 1 << 20;
 constexpr size_t kIoMax = 48 << 10;  // below the pipe's 64 KiB capacity
 constexpr int kMaxReports = 20;
+uint64_t g_seeds = 0;  // STRESS_SEEDS: fills draw from this many seeds (0: any)
 
 struct Slot {
   char* buf = nullptr;
@@ -103,7 +106,7 @@ bool verify_slot(Worker& w, int s, const char* when) {
 // New contents for [off, off+n) of a slot, in both the buffer and the model.
 void fill_both(Worker& w, int s, size_t off, size_t n, ct::Fill f) {
   Slot& sl = w.slots[s];
-  uint64_t seed = w.rng.next();
+  uint64_t seed = g_seeds != 0 ? w.rng.below(g_seeds) : w.rng.next();
   ct::fill(f, sl.model + off, n, seed);
   memcpy(sl.buf + off, sl.model + off, n);
 }
@@ -444,6 +447,7 @@ int main() {
   ct::require_engine_environment("compress_stress");
   double seconds = getenv("STRESS_SECONDS") ? atof(getenv("STRESS_SECONDS")) : 12.0;
   int forks = getenv("STRESS_FORKS") ? atoi(getenv("STRESS_FORKS")) : 2;
+  g_seeds = getenv("STRESS_SEEDS") ? strtoull(getenv("STRESS_SEEDS"), nullptr, 10) : 0;
 
   g_workers = static_cast<Worker*>(map_private(sizeof(Worker) * kThreads));
   g_count = new (map_private(sizeof(Counters))) Counters();
@@ -543,6 +547,12 @@ int main() {
   bool dict_on = dict_opt == nullptr || strcmp(dict_opt, "0") != 0;
   REQUIRE(!dict_on || end.dict_bytes > 0, "TMC_DICT is on but no dictionary was made");
   REQUIRE(dict_on || end.dict_bytes == 0, "TMC_DICT=0 but a dictionary was made");
+  // With few seeds, identical pages were evicted and shared blobs (dedup is on by default).
+  printf("dedup: %llu pages share a blob now, %llu compared, %llu collisions\n", (unsigned long long)end.dedup_pages,
+         (unsigned long long)end.dedup_compared_pages, (unsigned long long)end.dedup_hash_collisions);
+  REQUIRE(g_seeds == 0 || end.dedup_compared_pages > 1000,
+          "STRESS_SEEDS is set but only %llu pages were found equal to a pooled one",
+          (unsigned long long)end.dedup_compared_pages);
   tmc_test_checks_ += c.verifies;
   CHECK(c.bad_buffers == 0, "%llu verifications found %llu bytes differing from the model",
         (unsigned long long)c.bad_buffers.load(), (unsigned long long)c.bad_bytes.load());

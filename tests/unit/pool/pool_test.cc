@@ -124,7 +124,7 @@ TEST(PoolTest, InvalidArguments) {
   EXPECT_EQ(pool.data(12345, nullptr), nullptr);
   EXPECT_FALSE(pool.release(kNoHandle));
   EXPECT_FALSE(pool.release(12345));
-  pool.retain(12345);
+  EXPECT_FALSE(pool.retain(12345));
   EXPECT_EQ(pool.ref_count(12345), 0u);
   EXPECT_EQ(pool.pool_bytes(), 0u);  // nothing mapped yet
   EXPECT_TRUE(pool.is_valid());
@@ -136,12 +136,18 @@ TEST(PoolTest, ReferenceCounts) {
   Stored s{store_blob(pool, 7, 1000), 1000, 7};
   ASSERT_NE(s.h, kNoHandle);
   EXPECT_EQ(pool.ref_count(s.h), 1u);
-  pool.retain(s.h);
-  pool.retain(s.h);
+  EXPECT_EQ(pool.shared_refs(), 0u);
+  EXPECT_TRUE(pool.retain(s.h));
+  EXPECT_TRUE(pool.retain(s.h));
   EXPECT_EQ(pool.ref_count(s.h), 3u);
   EXPECT_EQ(pool.compr_bytes(), 1000u);  // shared blobs count once
+  EXPECT_EQ(pool.shared_refs(), 2u);     // two pages share the first one's blob
+  EXPECT_EQ(pool.shared_bytes(), 2000u);
+  EXPECT_TRUE(pool.is_valid());
   EXPECT_FALSE(pool.release(s.h));
   EXPECT_FALSE(pool.release(s.h));
+  EXPECT_EQ(pool.shared_refs(), 0u);
+  EXPECT_EQ(pool.shared_bytes(), 0u);
   EXPECT_TRUE(blob_ok(pool, s));
   EXPECT_TRUE(pool.release(s.h));
   EXPECT_EQ(pool.ref_count(s.h), 0u);
@@ -149,7 +155,7 @@ TEST(PoolTest, ReferenceCounts) {
   EXPECT_EQ(pool.compr_bytes(), 0u);
   // A dead handle is neither released again nor resurrected.
   EXPECT_FALSE(pool.release(s.h));
-  pool.retain(s.h);
+  EXPECT_FALSE(pool.retain(s.h));
   EXPECT_EQ(pool.ref_count(s.h), 0u);
   EXPECT_TRUE(pool.is_valid());
   // Its number is reused for the next blob.
