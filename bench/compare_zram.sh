@@ -168,10 +168,7 @@ step "dataset"
 "$LOADGEN" --ratio --keys 1000000 --json - >"$WORK/ratio.json"
 read -r mean_value r_lz4 r_lz4_4k r_zstd r_zstd_4k < <(jget "$WORK/ratio.json" mean_value_bytes lz4_whole lz4_4k zstd1_whole zstd1_4k | paste -sd' ')
 if [[ -z $keys ]]; then
-  keys=$("$PY" -c 'import re, sys
-m = re.fullmatch(r"([0-9.]+)([KMG]?)", sys.argv[1].upper())
-if not m: sys.exit("compare_zram: --size: not a size: " + sys.argv[1])
-print(max(1, int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)] / float(sys.argv[2]))))' "$size" "$mean_value")
+  keys=$(keys_for_size "$size" "$mean_value") || die "--size: not a size: $size"
 else
   size=""
 fi
@@ -317,15 +314,7 @@ one_run() {
   put mem_run_mean "$mmean"; put mem_run_max "$mmax"
   [[ -s $j ]] || die "$name: the timed load wrote no report (exit status $rc)"
   local ops p50 p99 p999 rp99 wp99 nops chk mis cpu secs
-  read -r ops p50 p99 p999 rp99 wp99 nops chk mis cpu secs < <("$PY" - "$j" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-r = d["phases"].get("run", {})
-l, rl, wl = r.get("latency_us", {}), r.get("read_latency_us", {}), r.get("write_latency_us", {})
-print(r.get("ops_per_s", 0), l.get("p50", 0), l.get("p99", 0), l.get("p999", 0), rl.get("p99", 0), wl.get("p99", 0),
-      r.get("ops", 0), d["checked"], d["mismatches"], r.get("client_cpu_s", 0), r.get("seconds", 1))
-PY
-)
+  read -r ops p50 p99 p999 rp99 wp99 nops chk mis cpu secs < <(loadgen_run_summary "$j")
   put ops_per_s "$ops"; put p50_us "$p50"; put p99_us "$p99"; put p999_us "$p999"; put read_p99_us "$rp99"
   put write_p99_us "$wp99"; put run_ops "$nops"; put checked "$chk"; put mismatches "$mis"
   put client_cpu_pct "$(awk -v c="$cpu" -v s="$secs" 'BEGIN {printf "%.0f", 100 * c / (s > 0 ? s : 1)}')"
@@ -369,7 +358,6 @@ guarded_run() {
   trap '_guard_cleanup; swap_restore_all' EXIT
   one_run "$@"
 }
-secs_since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN {printf "%.1f", a - b}'; }
 
 failures=0
 for ((rep = 1; rep <= reps; rep++)); do

@@ -167,7 +167,6 @@ check_digest() {
     die "$2: DEBUG DIGEST $DIGEST differs from the plain run's $PLAIN_DIGEST"
   fi
 }
-secs_since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN {printf "%.1f", a - b}'; }
 
 COLUMNS=(run codec cold_age keys status load_s used_memory rss_load rss_peak rss_peak_run rss_after
   after_peak_pct after_plain_pct orig_bytes compr_bytes pool_bytes compressed_pages zero_pages

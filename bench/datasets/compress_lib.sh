@@ -9,6 +9,10 @@ RECORDS="$DATASETS_DIR/records.py"
 # rss_bytes PID / hwm_bytes PID: VmRSS / VmHWM (peak resident set) of PID, in bytes.
 rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 hwm_bytes() { awk '/^VmHWM:/ {print $2 * 1024}' "/proc/$1/status"; }
+# pss_bytes PID: proportional set size of PID (/proc/PID/smaps_rollup), in bytes: a page
+# mapped N times counts 1/N, so pages KSM merged count once in all, where VmRSS counts them
+# once per mapping.
+pss_bytes() { awk '/^Pss:/ {print $2 * 1024}' "/proc/$1/smaps_rollup"; }
 
 # tmc_stats PID FILE: libtmc's statistics of PID as JSON into FILE.
 tmc_stats() { timeout 30 "$TMCCTL" stats "$1" --json >"$2"; }
@@ -37,6 +41,32 @@ PY
 
 # mib BYTES: "1234.5" (MiB, one decimal).
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+# secs_since T0: seconds (one decimal) since T0, a `date +%s.%N` reading.
+secs_since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN {printf "%.1f", a - b}'; }
+
+# keys_for_size SIZE MEAN: how many values of MEAN bytes make SIZE (K/M/G suffixes), at least 1.
+keys_for_size() {
+  "$PY" - "$1" "$2" <<'PY'
+import re, sys
+m = re.fullmatch(r"([0-9.]+)([KMG]?)", sys.argv[1].upper())
+if not m:
+    sys.exit("--size: not a size: " + sys.argv[1])
+print(max(1, int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)] / float(sys.argv[2]))))
+PY
+}
+
+# loadgen_run_summary FILE: the timed run of a tmc_loadgen --json report, on one line:
+# ops_per_s p50 p99 p999 read_p99 write_p99 (us) ops checked mismatches client_cpu_s seconds.
+loadgen_run_summary() {
+  "$PY" - "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["phases"].get("run", {})
+l, rl, wl = r.get("latency_us", {}), r.get("read_latency_us", {}), r.get("write_latency_us", {})
+print(r.get("ops_per_s", 0), l.get("p50", 0), l.get("p99", 0), l.get("p999", 0), rl.get("p99", 0), wl.get("p99", 0),
+      r.get("ops", 0), d["checked"], d["mismatches"], r.get("client_cpu_s", 0), r.get("seconds", 1))
+PY
+}
 
 # wait_settled PID COLD_AGE_S TIMEOUT_S PEAK_BYTES SAMPLES_FILE
 # Polls every 5 s (RSS, and libtmc's evictions and faults) until compression has settled,
@@ -47,9 +77,16 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 # back, evicted again). A burst of faults (memcached's LRU crawler walks every item about a
 # minute after start) is not settled: its pages are evicted again a cold age later. Sets SETTLED (quiet | cycling | timeout) and SETTLE_S. One sample per line in
 # SAMPLES_FILE: seconds rss evictions faults compressed_pages.
+# Optional, set by the caller (bench/run_dedup.sh): SETTLE_MEM, a function printing the
+# bytes of PID to watch instead of RSS (pss_bytes), and SETTLE_MEM_NAME its name in the
+# log; SETTLE_NO_TMC=1 for a process without libtmc (no tmcctl; evictions and faults count
+# as 0); SETTLE_UNTIL, a command that must succeed before the wait may end (ksmd has done
+# enough full scans); SETTLE_POLL, the seconds between samples (5; the windows above are 4
+# and 12 samples).
 wait_settled() {
   local pid="$1" cold="$2" timeout="$3" peak="$4" samples="$5"
   local start now t rss ev fa cp
+  local memfn="${SETTLE_MEM:-rss_bytes}" memname="${SETTLE_MEM_NAME:-RSS}" poll="${SETTLE_POLL:-5}"
   local -a T=() R=() E=() F=()
   start=$(date +%s.%N)
   : >"$samples"
@@ -59,19 +96,24 @@ wait_settled() {
   SETTLED=timeout
   while :; do
     kill -0 "$pid" 2>/dev/null || die "process $pid died while compression was settling"
-    tmc_stats "$pid" "$WORK/settle.json" || die "tmcctl stats $pid failed"
-    read -r ev fa cp < <(jget "$WORK/settle.json" evictions faults compressed_pages | paste -sd' ')
-    rss=$(rss_bytes "$pid")
+    if [[ -n "${SETTLE_NO_TMC:-}" ]]; then
+      ev=0 fa=0 cp=0
+    else
+      tmc_stats "$pid" "$WORK/settle.json" || die "tmcctl stats $pid failed"
+      read -r ev fa cp < <(jget "$WORK/settle.json" evictions faults compressed_pages | paste -sd' ')
+    fi
+    rss=$("$memfn" "$pid")
     now=$(date +%s.%N)
     t=$(awk -v a="$now" -v b="$start" 'BEGIN {printf "%.1f", a - b}')
     echo "$t $rss $ev $fa $cp" >>"$samples"
     T+=("$t"); R+=("$rss"); E+=("$ev"); F+=("$fa")
     if awk -v t="$t" -v p="$last_print" 'BEGIN {exit !(t - p >= 30)}'; then
-      log "  +${t}s: RSS $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
+      log "  +${t}s: $memname $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
       last_print=$t
     fi
     local n=${#T[@]}
-    if awk -v t="$t" -v c="$cold" 'BEGIN {exit !(t >= c + 10)}' && ((n >= 5)); then
+    if awk -v t="$t" -v c="$cold" 'BEGIN {exit !(t >= c + 10)}' && ((n >= 5)) &&
+      { [[ -z "${SETTLE_UNTIL:-}" ]] || $SETTLE_UNTIL; }; then
       local r4=${R[$((n - 5))]} e4=${E[$((n - 5))]} f4=${F[$((n - 5))]}
       local quiet_rss=0 quiet_ev=0
       ((r4 - rss < thr_rss && rss - r4 < thr_rss)) && quiet_rss=1
@@ -84,10 +126,10 @@ wait_settled() {
       fi
     fi
     if awk -v t="$t" -v m="$timeout" 'BEGIN {exit !(t >= m)}'; then SETTLED=timeout; break; fi
-    sleep 5
+    sleep "$poll"
   done
   SETTLE_S=$t
-  log "  settled ($SETTLED) after ${SETTLE_S}s: RSS $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
+  log "  settled ($SETTLED) after ${SETTLE_S}s: $memname $(mib "$rss") MiB, $cp pages compressed, evictions $ev, faults $fa"
 }
 
 # machine_desc: one line: CPUs, memory, kernel.

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   bool exit_now = false;
   int rc = parse_args(argc, argv, &cfg, &exit_now);
   if (exit_now) return rc;
-  ValueGen gen(cfg.seed, cfg.types, cfg.sizes);
+  ValueGen gen(cfg.seed, cfg.types, cfg.sizes, cfg.distinct);
 
   if (cfg.ratio || !cfg.sample_path.empty()) {
     std::string sample;
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
 
   Versions versions;
   std::string error;
-  if (!versions.open(cfg.keys, cfg.seed, cfg.state_path, &error)) {
+  if (!versions.open(cfg.keys, cfg.seed, cfg.distinct, cfg.state_path, &error)) {
     std::fprintf(stderr, "tmc_loadgen: %s\n", error.c_str());
     return 2;
   }

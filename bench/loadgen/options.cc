@@ -36,6 +36,11 @@ dataset
   --value-size MIN-MAX target value bytes, log-uniform (default 100-4096), or one size
   --types LIST         Redis key types by weight (default string:65,hash:20,list:15);
                        memcached stores hashes and lists flattened
+  --distinct N         repeated values: every value is one of N contents per key type
+                       (1..1048576; with --types string:100, N in all), the content picked
+                       from (seed, key, version), writes included; every read is still
+                       checked. E.g. --types string:100 --value-size 4096 --distinct 64:
+                       4 KiB values from 64 contents. Default: every value its own
 load
   --dist SPEC          uniform | zipf:S (e.g. zipf:0.99) | hotset:K:P (K% of keys get P%
                        of requests, e.g. hotset:10:90)   (default uniform)
@@ -148,7 +153,7 @@ int parse_args(int argc, char** argv, Config* cfg, bool* exit_now) {
     static constexpr std::string_view kWithValue[] = {
         "--server", "--host", "--port", "--keys", "--seed", "--dist", "--reads", "--threads", "--conns", "--pipeline",
         "--load-pipeline", "--duration", "--warmup", "--ops", "--value-size", "--types", "--state", "--json",
-        "--cdf-points", "--sample", "--sample-bytes"};
+        "--cdf-points", "--sample", "--sample-bytes", "--distinct"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), a) == std::end(kWithValue))
       return *exit_now = true, bad("unknown option '" + a + "'");
     if (i + 1 >= argc) return *exit_now = true, bad(a + " needs a value");
@@ -190,6 +195,11 @@ int parse_args(int argc, char** argv, Config* cfg, bool* exit_now) {
       err = "--ops takes a positive integer";
     } else if (a == "--value-size") {
       ok = parse_sizes(v, &cfg->sizes, &err);
+    } else if (a == "--distinct") {
+      uint64_t n = 0;
+      ok = parse_u64(v, &n) && n >= 1 && n <= kMaxDistinct;
+      cfg->distinct = static_cast<uint32_t>(ok ? n : 0);
+      err = "--distinct takes 1.." + std::to_string(kMaxDistinct);
     } else if (a == "--types") {
       ok = parse_types(v, &cfg->types, &err);
       cfg->types_text = v;

@@ -29,6 +29,7 @@ struct Config {
   TypeMix types;
   std::string types_text = "string:65,hash:20,list:15";
   SizeRange sizes;
+  uint32_t distinct = 0;  // --distinct: 0 = every value its own; N = one of N contents per type
   bool load = false, verify = false, check_all = false, reset = false;
   std::string state_path;
   std::string json_path;  // "-" = stdout

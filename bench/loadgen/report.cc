@@ -41,8 +41,8 @@ void write_json(const Config& cfg, const std::vector<PhaseResult>& results, cons
                static_cast<unsigned long long>(cfg.seed));
   std::fprintf(f, "\"dist\":\"%s\",\"read_ratio\":%.4f,\"threads\":%d,\"conns\":%d,\"pipeline\":%d,",
                cfg.dist.text().c_str(), cfg.read_ratio, cfg.threads, cfg.conns, cfg.pipeline);
-  std::fprintf(f, "\"value_size\":\"%u-%u\",\"types\":\"%s\",\"verify\":%s,",
-               cfg.sizes.min, cfg.sizes.max, cfg.types_text.c_str(), cfg.verify ? "true" : "false");
+  std::fprintf(f, "\"value_size\":\"%u-%u\",\"types\":\"%s\",\"distinct\":%u,\"verify\":%s,",
+               cfg.sizes.min, cfg.sizes.max, cfg.types_text.c_str(), cfg.distinct, cfg.verify ? "true" : "false");
   std::fprintf(f, "\"checked\":%llu,\"mismatches\":%llu,\"error\":\"", static_cast<unsigned long long>(checked),
                static_cast<unsigned long long>(mismatches));
   for (char c : error) {

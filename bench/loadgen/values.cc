@@ -519,7 +519,33 @@ void Value::flatten(std::string* out) const {
 
 // ---- ValueGen ------------------------------------------------------------------------------
 
-ValueGen::ValueGen(uint64_t seed, TypeMix types, SizeRange sizes) : seed_(seed), types_(types), sizes_(sizes) {}
+namespace {
+// Pseudo-keys of --distinct start here, above any real key number (--keys <= 2^31).
+constexpr uint64_t kPseudoBase = 1ull << 40;
+constexpr uint64_t kContentSalt = 0xd15c;
+}  // namespace
+
+ValueGen::ValueGen(uint64_t seed, TypeMix types, SizeRange sizes, uint32_t distinct)
+    : seed_(seed), types_(types), sizes_(sizes), distinct_(std::min(distinct, kMaxDistinct)) {
+  if (distinct_ == 0) return;
+  // The first distinct_ pseudo-keys of every type a key can have (types of weight 0 stay
+  // empty), found in one pass over the key numbers from kPseudoBase.
+  const int weights[] = {types_.string, types_.hash, types_.list};
+  pseudo_.resize(3);
+  size_t open_types = 0;
+  for (size_t t = 0; t < 3; ++t)
+    if (weights[t] > 0) pseudo_[t].reserve(distinct_), ++open_types;
+  for (uint64_t key = kPseudoBase; open_types > 0; ++key) {
+    const auto t = static_cast<size_t>(type_of(key));
+    if (pseudo_[t].size() >= distinct_) continue;  // that type has all its contents
+    pseudo_[t].push_back(key);
+    if (pseudo_[t].size() == distinct_) --open_types;
+  }
+}
+
+uint32_t ValueGen::content_of(uint64_t key, uint32_t version) const {
+  return distinct_ ? static_cast<uint32_t>(mix(seed_ ^ kContentSalt, key, version) % distinct_) : 0;
+}
 
 KeyType ValueGen::type_of(uint64_t key) const {
   const int w[] = {types_.string, types_.hash, types_.list};
@@ -547,6 +573,13 @@ void ValueGen::key_name(uint64_t key, std::string* out) const {
 }
 
 void ValueGen::generate(uint64_t key, uint32_t version, Value* out) const {
+  if (distinct_ == 0) return generate_own(key, version, out);
+  // The content's own bytes, whatever key and version hold them: its pseudo-key at version 1.
+  const auto& keys = pseudo_[static_cast<size_t>(type_of(key))];
+  generate_own(keys[content_of(key, version)], 1, out);
+}
+
+void ValueGen::generate_own(uint64_t key, uint32_t version, Value* out) const {
   out->clear();
   out->type = type_of(key);
   Rng r(mix(seed_, key, version));

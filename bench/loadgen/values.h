@@ -14,6 +14,14 @@
 //   list     3-16 events or comments of one thread (JSON each)
 // The target size of each value is drawn log-uniformly from the size range; records grow
 // to it with more of their own content (a longer bio, more items), never with padding.
+//
+// Repeated values (--distinct N): every value is one of N contents per key type (string,
+// hash, list; with --types string:100, N contents in all), the content chosen from (seed,
+// key, version), so that a server holds many copies of few values (what dedup and the
+// kernel's KSM merge) and every read is still checked exactly. Content i of a type is the
+// value that type's i-th pseudo-key (a key number far above any real key, of the same type)
+// holds at version 1: the same bytes wherever it is stored. A string key's content is any
+// string record (a "user:" key may hold an order).
 #pragma once
 
 #include <cstdint>
@@ -51,20 +59,33 @@ struct Value {
   void flatten(std::string* out) const;
 };
 
+// The most contents --distinct takes (per key type).
+constexpr uint32_t kMaxDistinct = 1u << 20;
+
 class ValueGen {
  public:
-  ValueGen(uint64_t seed, TypeMix types, SizeRange sizes);
+  // distinct: 0 = every (key, version) has a value of its own; 1..kMaxDistinct = every value
+  // is one of that many contents per key type (see the top of this file).
+  ValueGen(uint64_t seed, TypeMix types, SizeRange sizes, uint32_t distinct = 0);
   KeyType type_of(uint64_t key) const;
   // key_name(key): "user:123", "h:77", ... (the kind, a colon, the key number).
   void key_name(uint64_t key, std::string* out) const;
   // generate(key, version, out): the value key holds at version (>= 1).
   void generate(uint64_t key, uint32_t version, Value* out) const;
+  uint32_t distinct() const { return distinct_; }
+  // content_of(key, version): with --distinct, which of the N contents of the key's type
+  // the key holds at version (0..N-1); 0 without.
+  uint32_t content_of(uint64_t key, uint32_t version) const;
 
  private:
   int kind_of(uint64_t key) const;
+  // The value key holds at version when every value is its own (distinct_ == 0).
+  void generate_own(uint64_t key, uint32_t version, Value* out) const;
   uint64_t seed_;
   TypeMix types_;
   SizeRange sizes_;
+  uint32_t distinct_;
+  std::vector<std::vector<uint64_t>> pseudo_;  // per KeyType: the pseudo-key of each content
 };
 
 }  // namespace tmc::loadgen

@@ -16,6 +16,7 @@ struct Header {
   char magic[8];
   uint64_t keys;
   uint64_t seed;
+  uint64_t distinct;  // --distinct (0: off; a file from before the field reads 0 here)
 };
 constexpr char kMagic[8] = {'T', 'M', 'C', 'L', 'G', 'V', '1', '\0'};
 constexpr size_t kHeaderBytes = 4096;
@@ -27,7 +28,7 @@ Versions::~Versions() {
   if (digests_) munmap(digests_, keys_ * sizeof(uint64_t));
 }
 
-bool Versions::open(uint64_t keys, uint64_t seed, const std::string& path, std::string* error) {
+bool Versions::open(uint64_t keys, uint64_t seed, uint32_t distinct, const std::string& path, std::string* error) {
   keys_ = keys;
   map_bytes_ = kHeaderBytes + keys * sizeof(uint32_t);
   if (path.empty()) {
@@ -68,8 +69,11 @@ bool Versions::open(uint64_t keys, uint64_t seed, const std::string& path, std::
       std::memcpy(h->magic, kMagic, sizeof kMagic);
       h->keys = keys;
       h->seed = seed;
-    } else if (std::memcmp(h->magic, kMagic, sizeof kMagic) != 0 || h->keys != keys || h->seed != seed) {
-      *error = "--state " + path + " does not belong to this dataset (other --keys or --seed; delete it to start afresh)";
+      h->distinct = distinct;
+    } else if (std::memcmp(h->magic, kMagic, sizeof kMagic) != 0 || h->keys != keys || h->seed != seed ||
+               h->distinct != distinct) {
+      *error = "--state " + path +
+               " does not belong to this dataset (other --keys, --seed or --distinct; delete it to start afresh)";
       return false;
     }
   }

@@ -21,9 +21,10 @@ class Versions {
   Versions(const Versions&) = delete;
   Versions& operator=(const Versions&) = delete;
   ~Versions();
-  // open(keys, seed, path): anonymous memory when path is empty; otherwise the file,
-  // created when missing, refused (false, *error) when it was made for other keys/seed.
-  bool open(uint64_t keys, uint64_t seed, const std::string& path, std::string* error);
+  // open(keys, seed, distinct, path): anonymous memory when path is empty; otherwise the
+  // file, created when missing, refused (false, *error) when it was made for other
+  // keys/seed/--distinct.
+  bool open(uint64_t keys, uint64_t seed, uint32_t distinct, const std::string& path, std::string* error);
   std::atomic<uint32_t>& word(uint64_t key) { return words_[key]; }
   // The digest (digest.h) of the last value generated for the key, seeded with its
   // version; 0 = none. In memory only: a later process generates each value once again.

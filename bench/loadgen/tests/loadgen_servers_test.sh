@@ -2,7 +2,8 @@
 # tmc_loadgen against real servers on 127.0.0.1: for Redis and memcached, load a small
 # dataset, run a verified Zipf load, check every key, and require ops > 0 and no mismatch;
 # then overwrite one value behind the client's back and require that --check-all reports
-# it (exit status 1). Bad command lines must exit 2 with a message.
+# it (exit status 1); and, for Redis, the same checks on repeated values (--distinct). Bad
+# command lines must exit 2 with a message.
 # Given libtmc.so and tmcctl, the servers run under the preload with TMC_COLD_AGE=1s, and
 # each must have evicted pages and faulted some back by the end of its checks, so that
 # values were read back through libtmc. (With TMC_COLD_AGE=0 every hot page is evicted at
@@ -100,6 +101,20 @@ redis-cli -p "$rport" SET "post:$(redis-cli -p "$rport" --scan --pattern 'post:*
 expect_rc 1 "$LG" --server redis --port "$rport" --keys 20000 --check-all --state "$WORK/redis.state"
 grep -q 'MISMATCH post:' "$WORK/out" || fail "redis: the tampered value was not reported"
 echo "ok: redis: a tampered value is reported and the exit status is 1"
+# Repeated values (--distinct): the load, a verified run with writes and a full check hold
+# no mismatch, the server holds at most that many different values, and the state file of
+# another dataset is refused.
+redis-cli -p "$rport" FLUSHALL >/dev/null
+dargs=(--server redis --port "$rport" --keys 5000 --types string:100 --value-size 4096 --distinct 8)
+"$LG" "${dargs[@]}" --load --duration 2s --dist zipf:0.99 --reads 0.5 --verify --check-all \
+  --state "$WORK/distinct.state" --json "$WORK/distinct.json" --quiet || fail "redis --distinct: tmc_loadgen exited with $?"
+[[ "$(jfield "$WORK/distinct.json" 'd["mismatches"] == 0 and d["phases"]["run"]["writes"] > 0 and d["phases"]["check"]["checked"] == 5000')" == True ]] ||
+  fail "redis --distinct: mismatches, no writes or keys not checked: $(cat "$WORK/distinct.json")"
+ndiff=$(for k in $(redis-cli -p "$rport" --scan | head -300); do redis-cli -p "$rport" GET "$k" | md5sum; done | sort -u | wc -l)
+((ndiff >= 2 && ndiff <= 8)) || fail "redis --distinct 8: $ndiff different values among 300 keys"
+expect_rc 2 "$LG" --server redis --port "$rport" --keys 5000 --check-all --state "$WORK/distinct.state"
+grep -q 'does not belong to this dataset' "$WORK/out" || fail "redis --distinct: a state file of another dataset was not refused"
+echo "ok: redis: --distinct 8: $ndiff different values among 300 keys, every value read checked"
 
 mport=$(free_port)
 "${SERVER_ENV[@]}" memcached -u "$(id -un)" -l 127.0.0.1 -p "$mport" -m 256 -U 0 &
