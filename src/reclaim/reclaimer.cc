@@ -90,8 +90,7 @@ struct Slot {
   PageWord staged;  // the word the page is expected to hold: Resident when picked, then Staged
   codec::Encoded encoded;
   pool::Handle handle;
-  uint64_t hash;  // codec::page_hash of the page's bytes (TMC_VERIFY, dedup), for its entry
-  bool hashed;    // hash is set
+  uint64_t hash;  // codec::page_hash of the page's bytes (TMC_VERIFY, dedup), for its entry; 0: not taken
   bool shared;    // handle is another page's blob, with a reference of this page's (dedup)
 };
 
@@ -648,7 +647,7 @@ class Reclaimer {
     for (uint32_t i = 0; i < staged; ++i) {
       Slot& s = slots_[i];
       s.handle = 0;
-      s.hashed = false;
+      s.hash = 0;
       s.shared = false;
       if (s.entry == nullptr) continue;  // dead: commit drops it (its slot may even be empty)
       const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
@@ -661,7 +660,6 @@ class Reclaimer {
         // (MADV_FREE) can be discarded from its slot in between, and the hash must be that
         // of the bytes the blob holds.
         s.hash = codec::page_hash(page, e_.hash_seed_);
-        s.hashed = true;
       }
       if (dict == nullptr && s.encoded.kind == codec::Encoded::Kind::kCompressed)
         dict = sample_for_dictionary(page);
@@ -711,7 +709,6 @@ class Reclaimer {
       s.handle = m.handle;
       s.shared = true;
       s.hash = *hash;
-      s.hashed = true;
       uint32_t size = 0;
       e_.pool_.data(m.handle, &size);
       s.encoded = codec::Encoded{codec::Encoded::Kind::kCompressed, 0, size, m.with_dict};
@@ -791,7 +788,7 @@ class Reclaimer {
           }
           break;
         case codec::Encoded::Kind::kCompressed:
-          s.entry->fill = s.hashed ? s.hash : 0;  // read by whoever loads the Compressed word (acquire)
+          s.entry->fill = s.hash;  // read by whoever loads the Compressed word (acquire)
           if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
                                                     s.encoded.with_dict ? heap::kFlagDict : 0, s.staged.heat()))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
