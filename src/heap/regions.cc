@@ -103,7 +103,7 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   // The flag stays on the region's mappings through later mprotect splits, and a forked
   // child inherits it. Pages KSM merges are mapped by several page-table entries: the
   // reclaimer skips them as shared (busy_skips) until a write gives a page its own copy.
-  if (mergeable_ && madvise(reinterpret_cast<void*>(base), size, MADV_MERGEABLE) != 0 && !ksm_warned_) {
+  if (mergeable_ && platform::raw_madvise(reinterpret_cast<void*>(base), size, MADV_MERGEABLE) != 0 && !ksm_warned_) {
     ksm_warned_ = true;
     log::warn().str("TMC_KSM: madvise(MADV_MERGEABLE) failed (").str(strerrorname_np(errno))
         .str("); the heap is not offered to KSM").flush();
