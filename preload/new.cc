@@ -6,25 +6,31 @@
 #include "base/compiler.h"
 #include "runtime/jemalloc_api.h"
 #include "runtime/thread_counters.h"
+#include "site_paths.h"
 
 using tmc::runtime::CallKind;
 using tmc::runtime::count_call;
 using tmc::runtime::g_je;
+using tmc::preload::site_alloc;
+using tmc::preload::site_free;
 
 namespace {
 
 TMC_ALWAYS_INLINE void forward_free(void* p) {
   count_call(CallKind::kFree);
+  if (site_free(p)) return;
   g_je.free(p);
 }
 
 TMC_ALWAYS_INLINE void forward_sized_free(void* p, std::size_t n) {
   count_call(CallKind::kFree);
+  if (site_free(p)) return;
   if (TMC_LIKELY(p != nullptr)) g_je.sdallocx(p, n, 0);
 }
 
 TMC_ALWAYS_INLINE void forward_aligned_free(void* p, std::align_val_t a) {
   count_call(CallKind::kFree);
+  if (site_free(p)) return;
   g_je.op_delete_aligned(p, a);
 }
 
@@ -32,34 +38,42 @@ TMC_ALWAYS_INLINE void forward_aligned_free(void* p, std::align_val_t a) {
 
 TMC_EXPORT void* operator new(std::size_t n) {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, 0)) return p;
   return g_je.op_new(n);
 }
 TMC_EXPORT void* operator new[](std::size_t n) {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, 0)) return p;
   return g_je.op_new_array(n);
 }
 TMC_EXPORT void* operator new(std::size_t n, const std::nothrow_t& t) noexcept {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, 0)) return p;
   return g_je.op_new_nothrow(n, t);
 }
 TMC_EXPORT void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, 0)) return p;
   return g_je.op_new_array_nothrow(n, t);
 }
 TMC_EXPORT void* operator new(std::size_t n, std::align_val_t a) {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, static_cast<size_t>(a))) return p;
   return g_je.op_new_aligned(n, a);
 }
 TMC_EXPORT void* operator new[](std::size_t n, std::align_val_t a) {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, static_cast<size_t>(a))) return p;
   return g_je.op_new_array_aligned(n, a);
 }
 TMC_EXPORT void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, static_cast<size_t>(a))) return p;
   return g_je.op_new_aligned_nothrow(n, a, t);
 }
 TMC_EXPORT void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
   count_call(CallKind::kMalloc);
+  if (void* p = site_alloc(__builtin_return_address(0), n, static_cast<size_t>(a))) return p;
   return g_je.op_new_array_aligned_nothrow(n, a, t);
 }
 
@@ -79,9 +93,11 @@ TMC_EXPORT void operator delete[](void* p, std::align_val_t a, const std::nothro
 }
 TMC_EXPORT void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept {
   count_call(CallKind::kFree);
+  if (site_free(p)) return;
   g_je.op_delete_sized_aligned(p, n, a);
 }
 TMC_EXPORT void operator delete[](void* p, std::size_t n, std::align_val_t a) noexcept {
   count_call(CallKind::kFree);
+  if (site_free(p)) return;
   g_je.op_delete_sized_aligned(p, n, a);
 }

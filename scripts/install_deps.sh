@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config python3 time procps
-  libjemalloc-dev liblz4-dev libzstd-dev libunwind-dev libnuma-dev libxxhash-dev
+  libjemalloc-dev liblz4-dev libzstd-dev libunwind-dev libdw-dev libnuma-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # real programs the integration tests run under the preload
   redis-server redis-tools memcached libmemcached-tools sqlite3 git gcc

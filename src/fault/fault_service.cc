@@ -32,6 +32,7 @@
 #include "platform/uffd_compat.h"
 #include "policy/policy.h"
 #include "reclaim/engine.h"
+#include "sites/sampler.h"
 
 namespace tmc::reclaim {
 namespace {
@@ -513,6 +514,7 @@ class FaultService {
       }
       if (w.state() != PageState::kCompressed) last_fault_ = page;
       e_.faults_.fetch_add(1, std::memory_order_relaxed);
+      sites::note_fault(page);
       const uint32_t soon = threshold == policy::kNoThreshold || threshold == 0 ? e_.cold_age_epochs() : threshold;
       if (distance <= soon) e_.refaults_.fetch_add(1, std::memory_order_relaxed);
       if (soon != 0 && distance <= 4 * uint64_t{soon}) e_.refault_distance_ms_.record(uint64_t{distance} * 1000);
@@ -594,6 +596,9 @@ class FaultService {
       uintptr_t next = page + k * kPageSize;
       PageEntry* entry = e_.regions_->page_entry(next);
       if (entry == nullptr || entry->load().state() != PageState::kCompressed) return;
+      // A page that may hold a sampled object (a page of its own, sites/sampler.h) comes
+      // back only when that object is touched: its state is the object's temperature.
+      if (sites::g_table.maybe_sampled_page(next)) return;
       uint32_t size = 0;
       if (!bring_back(next, entry, now, "fault-around", &size)) return;
       e_.fault_around_.fetch_add(1, std::memory_order_relaxed);

@@ -42,6 +42,27 @@ void* hook_alloc(extent_hooks_t*, void* new_addr, size_t size, size_t alignment,
   return p;
 }
 
+std::atomic<uintptr_t> g_cold_hi{0};
+
+// The cold arena's: the same, from cold regions, and the span of its extents grows.
+void* hook_alloc_cold(extent_hooks_t*, void* new_addr, size_t size, size_t alignment, bool* zero,
+                      bool* commit, unsigned) {
+  void* p = g_regions->allocate(new_addr, size, alignment, RegionKind::kCold);
+  if (p == nullptr) return nullptr;
+  *zero = true;
+  *commit = true;
+  LockNewExtents lock = g_lock_new_extents.load(std::memory_order_acquire);
+  if (lock != LockNewExtents::kNo) lock_new_extent(p, size, lock);
+  // jemalloc calls the cold arena's hooks under that arena's grow mutex: one writer.
+  auto lo = reinterpret_cast<uintptr_t>(p), hi = lo + size;
+  uintptr_t old_lo = g_cold_lo.load(std::memory_order_relaxed);
+  if (hi > g_cold_hi.load(std::memory_order_relaxed)) g_cold_hi.store(hi, std::memory_order_relaxed);
+  if (lo < old_lo) g_cold_lo.store(lo, std::memory_order_relaxed);
+  g_cold_size.store(g_cold_hi.load(std::memory_order_relaxed) - g_cold_lo.load(std::memory_order_relaxed),
+                    std::memory_order_relaxed);
+  return p;
+}
+
 // Refusing makes jemalloc keep the range as "retained" and reuse it later; that is
 // jemalloc's own default on Linux (opt.retain) and keeps regions dense.
 bool hook_dalloc(extent_hooks_t*, void*, size_t, bool, unsigned) { return true; }
@@ -97,6 +118,10 @@ bool hook_merge(extent_hooks_t*, void* a, size_t, void* b, size_t, bool, unsigne
 
 extent_hooks_t g_hooks = {
     hook_alloc,      hook_dalloc,       hook_destroy, hook_commit, hook_decommit,
+    hook_purge_lazy, hook_purge_forced, hook_split,   hook_merge,
+};
+extent_hooks_t g_cold_hooks = {
+    hook_alloc_cold, hook_dalloc,       hook_destroy, hook_commit, hook_decommit,
     hook_purge_lazy, hook_purge_forced, hook_split,   hook_merge,
 };
 
@@ -184,6 +209,26 @@ void drain_unmanaged_space(unsigned arena) {
 }
 
 }  // namespace
+
+std::atomic<uintptr_t> g_cold_lo{UINTPTR_MAX}, g_cold_size{0};
+
+int create_cold_arena() {
+  unsigned index = 0;
+  size_t len = sizeof(index);
+  // No hooks given: the new arena's metadata base is default-mapped (see the header).
+  if (mallctl("arenas.create", &index, &len, nullptr, 0) != 0) {
+    log::warn().str("jemalloc could not create the cold arena; TMC_SEGREGATE is off").flush();
+    return -1;
+  }
+  char name[64];
+  snprintf(name, sizeof(name), "arena.%u.extent_hooks", index);
+  extent_hooks_t* hooks = &g_cold_hooks;
+  if (mallctl(name, nullptr, nullptr, &hooks, sizeof(hooks)) != 0) {
+    log::warn().str("jemalloc refused extent hooks for the cold arena; TMC_SEGREGATE is off").flush();
+    return -1;
+  }
+  return static_cast<int>(index);
+}
 
 size_t pinned_unmanaged_bytes() { return g_pinned_bytes; }
 

@@ -9,6 +9,9 @@
 // from fork handlers and on every thread; it must stay resident (design invariant 4).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+
 #include "heap/regions.h"
 
 namespace tmc::heap {
@@ -34,6 +37,24 @@ int guarded_madvise(void* addr, size_t length, int advice);
 
 // The RegionSet the hooks allocate from (null before install).
 RegionSet* managed_regions();
+
+// The cold arena (TMC_SEGREGATE): a jemalloc arena of its own whose extents come from
+// regions of their own (RegionKind::kCold), so that free() tells its objects by address and
+// returns them to it past the thread's cache (which would hand them to any site). Created
+// like the automatic arenas (metadata default-mapped, then libtmc's hooks). Returns its
+// index, or -1 if jemalloc refused (said once).
+int create_cold_arena();
+
+// [lo, lo + size) spans every extent handed to the cold arena so far (it only grows). A
+// pointer outside it is not the cold arena's; one inside usually is (ordinary regions
+// between two cold ones fall inside too: freeing those past the cache is merely slower).
+// The two words are read without a lock and may be seen half updated while the span
+// grows: the answer is then wrong for that one call, which costs no correctness either way.
+extern std::atomic<uintptr_t> g_cold_lo, g_cold_size;
+inline bool in_cold_span(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) - g_cold_lo.load(std::memory_order_relaxed) <
+         g_cold_size.load(std::memory_order_relaxed);
+}
 
 // Under mlockall(MCL_FUTURE) the kernel locks every mapping made from then on, but the managed
 // regions were mapped before: so every range handed to jemalloc from then on is locked here

@@ -80,7 +80,7 @@ bool RegionSet::same_region(const void* a, const void* b) const {
   return i >= 0 && i == find_region(reinterpret_cast<uintptr_t>(b));
 }
 
-bool RegionSet::add_region(size_t min_size, size_t alignment) {
+bool RegionSet::add_region(size_t min_size, size_t alignment, RegionKind kind) {
   int n = count_.load(std::memory_order_relaxed);
   if (n == kMaxRegions) {
     log::warn().str("managed regions exhausted (").u64(kMaxRegions).str("); raise TMC_REGION_SIZE").flush();
@@ -119,6 +119,7 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   r.base = base;
   r.end = base + size;
   r.cursor = base;
+  r.kind = kind;
   r.frontier.store(base, std::memory_order_relaxed);
   r.pages = static_cast<PageEntry*>(table);
   r.blocks = reinterpret_cast<std::atomic<uint8_t>*>(static_cast<char*>(table) + size / kPageSize * sizeof(PageEntry));
@@ -127,10 +128,11 @@ bool RegionSet::add_region(size_t min_size, size_t alignment) {
   return true;
 }
 
-void* RegionSet::take_from_cursor(uintptr_t want, size_t size, size_t alignment) {
+void* RegionSet::take_from_cursor(uintptr_t want, size_t size, size_t alignment, RegionKind kind) {
   int n = count_.load(std::memory_order_relaxed);
   for (int i = n - 1; i >= 0; --i) {
     Region& r = regions_[i];
+    if (r.kind != kind) continue;
     uintptr_t start = want ? want : align_up(r.cursor, alignment);
     if (want && want != r.cursor) continue;
     if (start > r.end || size > r.end - start) continue;
@@ -143,9 +145,10 @@ void* RegionSet::take_from_cursor(uintptr_t want, size_t size, size_t alignment)
   return nullptr;
 }
 
-void* RegionSet::take_from_free_list(uintptr_t want, size_t size, size_t alignment) {
+void* RegionSet::take_from_free_list(uintptr_t want, size_t size, size_t alignment, RegionKind kind) {
   for (int i = 0; i < free_count_; ++i) {
     FreeRange f = free_[i];
+    if (regions_[find_region(f.base)].kind != kind) continue;
     uintptr_t start = want ? want : align_up(f.base, alignment);
     if (start < f.base || start > f.end || size > f.end - start) continue;
     // Remove the range and give back what is left on either side.
@@ -174,15 +177,15 @@ void RegionSet::add_free_range(uintptr_t base, uintptr_t end) {
   if (free_count_ < kMaxFreeRanges) free_[free_count_++] = FreeRange{base, end};
 }
 
-void* RegionSet::allocate(void* want, size_t size, size_t alignment) {
+void* RegionSet::allocate(void* want, size_t size, size_t alignment, RegionKind kind) {
   if (alignment < kPage) alignment = kPage;
   if (size == 0 || (alignment & (alignment - 1)) != 0) return nullptr;
   size = align_up(size, kPage);
   auto w = reinterpret_cast<uintptr_t>(want);
   SpinLockGuard guard(lock_);
-  void* p = take_from_free_list(w, size, alignment);
-  if (p == nullptr) p = take_from_cursor(w, size, alignment);
-  if (p == nullptr && w == 0 && add_region(size, alignment)) p = take_from_cursor(0, size, alignment);
+  void* p = take_from_free_list(w, size, alignment, kind);
+  if (p == nullptr) p = take_from_cursor(w, size, alignment, kind);
+  if (p == nullptr && w == 0 && add_region(size, alignment, kind)) p = take_from_cursor(0, size, alignment, kind);
   if (p != nullptr) handed_ += size;
   return p;
 }

@@ -37,6 +37,10 @@ struct RegionTotals {
   uint64_t handed;    // bytes currently handed to jemalloc
 };
 
+// Ordinary regions hold every arena's extents but the cold arena's, which has regions of
+// its own so that its objects are known by address (extent_hooks.h, create_cold_arena).
+enum class RegionKind : uint8_t { kOrdinary, kCold };
+
 class RegionSet {
  public:
   static constexpr int kMaxRegions = 1024;
@@ -49,10 +53,10 @@ class RegionSet {
   // TMC_KSM: regions reserved from now on are offered to the kernel's KSM (MADV_MERGEABLE).
   void set_mergeable(bool mergeable);
 
-  // Returns `size` bytes aligned to `alignment` (a power of two, at least a page), or
-  // nullptr. If `want` is not null, returns exactly `want` or nullptr. The memory reads
-  // as zero.
-  void* allocate(void* want, size_t size, size_t alignment);
+  // Returns `size` bytes aligned to `alignment` (a power of two, at least a page) from a
+  // region of the given kind, or nullptr. If `want` is not null, returns exactly `want` or
+  // nullptr. The memory reads as zero.
+  void* allocate(void* want, size_t size, size_t alignment, RegionKind kind = RegionKind::kOrdinary);
 
   // Gives a range back: its pages are dropped (MADV_DONTNEED) and the range reused.
   void release(void* addr, size_t size);
@@ -97,6 +101,7 @@ class RegionSet {
     std::atomic<uintptr_t> frontier;  // cursor, published for lock-free readers
     PageEntry* pages;
     std::atomic<uint8_t>* blocks;
+    RegionKind kind;
   };
   struct FreeRange {
     uintptr_t base;
@@ -104,9 +109,9 @@ class RegionSet {
   };
 
   int find_region(uintptr_t addr) const;
-  void* take_from_free_list(uintptr_t want, size_t size, size_t alignment);
-  void* take_from_cursor(uintptr_t want, size_t size, size_t alignment);
-  bool add_region(size_t min_size, size_t alignment);
+  void* take_from_free_list(uintptr_t want, size_t size, size_t alignment, RegionKind kind);
+  void* take_from_cursor(uintptr_t want, size_t size, size_t alignment, RegionKind kind);
+  bool add_region(size_t min_size, size_t alignment, RegionKind kind);
   void add_free_range(uintptr_t base, uintptr_t end);
   void set_unused_accessible(bool accessible);
 

@@ -55,4 +55,29 @@ void* find_symbol_in_object_of(const void* anchor, const char* name) {
   }
 }
 
+bool code_range_of(const void* anchor, uintptr_t* lo, uintptr_t* hi) {
+  struct Search {
+    uintptr_t anchor, lo, hi;
+    bool found;
+  } search{reinterpret_cast<uintptr_t>(anchor), 0, 0, false};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* arg) {
+        auto* s = static_cast<Search*>(arg);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+          uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+          if (s->anchor >= start && s->anchor < start + ph.p_memsz) {
+            *s = Search{s->anchor, start, start + ph.p_memsz, true};
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &search);
+  *lo = search.lo;
+  *hi = search.hi;
+  return search.found;
+}
+
 }  // namespace tmc::platform

@@ -8,10 +8,16 @@
 // objects. Reading the table touches no loader state and never allocates.
 #pragma once
 
+#include <cstdint>
+
 namespace tmc::platform {
 
 // Returns the address of the defined function or object `name` in the shared object that
 // contains `anchor` (any address inside it), or nullptr.
 void* find_symbol_in_object_of(const void* anchor, const char* name);
+
+// The executable segment [*lo, *hi) of the loaded object that contains `anchor`. False if
+// no loaded object contains it. Takes the loader's lock: not for use inside malloc.
+bool code_range_of(const void* anchor, uintptr_t* lo, uintptr_t* hi);
 
 }  // namespace tmc::platform

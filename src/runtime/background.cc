@@ -16,10 +16,15 @@
 #include "control/options.h"
 #include "control/stats.h"
 #include "heap/eviction_gate.h"
+#include "heap/extent_hooks.h"
+#include "heap/page_state.h"
 #include "platform/libc_threads.h"
 #include "platform/proc_fs.h"
 #include "reclaim/engine.h"
 #include "runtime/runtime.h"
+#include "sites/report.h"
+#include "sites/sampler.h"
+#include "sites/segregation.h"
 #include "tmc/ctl_protocol.h"
 
 namespace tmc::runtime {
@@ -123,15 +128,60 @@ size_t cmd_restore(const char*, char* out, size_t size) {
   return static_cast<size_t>(snprintf(out, size, "restored %llu pages\n", static_cast<unsigned long long>(restored)));
 }
 
+// Bytes of [addr, addr + len) on evicted pages, for the sites report.
+uint64_t evicted_bytes(uintptr_t addr, uint64_t len) {
+  heap::RegionSet* regions = heap::managed_regions();
+  if (regions == nullptr) return 0;
+  uint64_t total = 0;
+  const uintptr_t end = addr + len;
+  for (uintptr_t page = addr & ~(heap::kPageSize - 1); page < end; page += heap::kPageSize) {
+    const heap::PageEntry* entry = regions->page_entry(page);
+    if (entry == nullptr) continue;
+    heap::PageState state = entry->load().state();
+    if (state != heap::PageState::kStaged && state != heap::PageState::kCompressed && state != heap::PageState::kSameFilled)
+      continue;
+    uintptr_t from = page > addr ? page : addr;
+    uintptr_t to = page + heap::kPageSize < end ? page + heap::kPageSize : end;
+    total += to - from;
+  }
+  return total;
+}
+
+// "sites": the allocation-site profile (sites/report.h; the format is in ctl_protocol.h).
+size_t cmd_sites(const char*, char* out, size_t size) {
+  tmc_stats s;
+  control::stats_snapshot(&s);
+  sites::ReportInputs in;
+  in.evicted_bytes = evicted_bytes;
+  in.heap_bytes = s.heap_bytes;
+  return sites::format_report(in, out, size);
+}
+
 constexpr control::Command kCommands[] = {
     {"version", cmd_version},
     {"stats", cmd_stats},
     {"options", cmd_options},
     {"target", cmd_target},
     {"restore", cmd_restore},
+    {"sites", cmd_sites},
 };
 
 // ---- the loop --------------------------------------------------------------------------
+
+// How often TMC_SEGREGATE decides again which call sites are cold.
+constexpr uint64_t kSegregationPeriodNs = 5'000'000'000ull;
+
+// TMC_SEGREGATE: samples younger than twice the age at which pages are evicted now (the
+// cold age, or less under a target; 2 s at least) may be cold and still resident, so the
+// decision looks only at older ones.
+void decide_segregation() {
+  uint64_t age = control::option(OptionId::cold_age);
+  tmc_stats st;
+  control::stats_snapshot(&st);
+  if (st.age_threshold_ms != 0 && st.age_threshold_ms * 1000000ull < age) age = st.age_threshold_ms * 1000000ull;
+  const uint64_t min_age = age * 2 > 2'000'000'000ull ? age * 2 : 2'000'000'000ull;
+  sites::decide_cold_callers(evicted_bytes, min_age, now_ns());
+}
 
 void open_control_socket() {
   if (!control::option_bool(OptionId::control)) return;
@@ -151,6 +201,7 @@ void* background_main(void*) {
   g_thread_ready.store(true, std::memory_order_release);
   uint64_t cpu_reported = 0;
   uint64_t next_stats = 0;
+  uint64_t next_segregation = 0;
   for (;;) {
     uint64_t interval = control::option(OptionId::stats_interval);
     int timeout_ms = 1000;
@@ -173,6 +224,11 @@ void* background_main(void*) {
     int n = g_server.poll_set(fds, 1 + control::CtlServer::kMaxClients);
     if (poll(fds, static_cast<nfds_t>(n), timeout_ms) >= 0)
       g_server.serve_ready(fds, n, kCommands, sizeof(kCommands) / sizeof(kCommands[0]), g_reply, sizeof(g_reply));
+    sites::drain_faults();
+    if (sites::segregation_enabled() && now_ns() >= next_segregation) {
+      decide_segregation();
+      next_segregation = now_ns() + kSegregationPeriodNs;
+    }
     // Pages pinned for exiting threads (runtime/thread_exit.h) may go once they have exited.
     heap::eviction_gate().unpin_exited_threads();
     uint64_t cpu = platform::thread_cpu_ns();

@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
 #include "runtime/thread_exit.h"
+#include "sites/sampler.h"
 
 // glibc's stdio list lock (exported since GLIBC_2.2.5, not declared in its headers).
 extern "C" {
@@ -34,11 +35,14 @@ namespace {
 // (glibc's own malloc is locked after the list for this reason). Taken here, before
 // jemalloc's handler, the cycle cannot close; glibc's own take of it nests (it is
 // recursive). The parent releases it last; the child resets it, as glibc does.
+// The allocation-site lock is taken last: its holders take no other lock.
 void prepare() {
   _IO_list_lock();
   reclaim::engine().prefork();
+  sites::prefork();
 }
 void parent() {
+  sites::postfork();
   reclaim::engine().postfork_parent();
   _IO_list_unlock();
 }
@@ -46,6 +50,7 @@ void parent() {
 // The child first frees the locks a vanished parent thread may have held at the fork, in
 // libtmc's own bookkeeping before anything there allocates or starts a thread.
 void child() {
+  sites::postfork();
   base::meta_alloc_after_fork_child();
   thread_exit_after_fork_child();
   crash_restore_after_fork_child();

@@ -24,6 +24,8 @@
 #include "runtime/runtime.h"
 #include "runtime/thread_counters.h"
 #include "runtime/thread_exit.h"
+#include "sites/sampler.h"
+#include "sites/segregation.h"
 
 namespace tmc::runtime {
 
@@ -251,8 +253,33 @@ bool ensure_ready() {
 
 bool is_active() { return g_active; }
 
+namespace {
+
+// TMC_SITES: sampling starts once the library's constructor runs (stack walks need the
+// loader done), and never in a pass-through process; TMC_SEGREGATE's cold arena with it.
+void start_site_sampling() {
+  uint64_t interval = 0;
+  if (g_active && control::option_bool(control::OptionId::sites)) interval = control::option(control::OptionId::site_sample);
+  uintptr_t lo = 0, hi = 0;
+  platform::code_range_of(reinterpret_cast<const void*>(&sites::sample_point), &lo, &hi);
+  sites::start(interval, lo, hi);
+  if (sites::enabled()) control::register_stats_source(sites::fill_stats);
+  if (!control::option_bool(control::OptionId::segregate) || !g_active) return;
+  if (!sites::enabled()) {
+    log::warn().str("TMC_SEGREGATE=1 needs the allocation-site profile (TMC_SITES=1); segregation is off").flush();
+    return;
+  }
+  int arena = heap::create_cold_arena();  // says why if it cannot
+  if (arena < 0) return;
+  sites::start_segregation(static_cast<unsigned>(arena));
+  control::register_stats_source(sites::fill_segregation_stats);
+}
+
+}  // namespace
+
 void on_library_load() {
   ensure_ready();
+  start_site_sampling();
   if (!g_active) return;
   arm_thread_exit_hook();  // the main thread's; other threads arm theirs as they start
   start_background_thread();

@@ -6,6 +6,8 @@
 //   tmcctl target PID SIZE|N%|off  the RSS target, live
 //   tmcctl restore PID             bring every evicted page back (before a debugger attaches)
 //   tmcctl version PID
+//   tmcctl sites PID [--sort bytes|evicted|cold|faults] [--interval S] [--top N] [--frames N] [--json]
+//                                  the allocation-site profile, symbolised (sites.cc)
 //   tmcctl metrics [--pid PID]     every libtmc process in the Prometheus text format (metrics.cc)
 //   tmcctl top [--interval S] [--iterations N]   a live table of them all (top.cc)
 //
@@ -23,6 +25,7 @@
 #include "tmcctl/ctl_client.h"
 #include "tmcctl/metrics.h"
 #include "tmcctl/process.h"
+#include "tmcctl/sites.h"
 #include "tmcctl/text.h"
 #include "tmcctl/top.h"
 
@@ -36,6 +39,11 @@ int usage() {
                "       tmcctl target PID SIZE|N%|off   (e.g. 1G, 60% of peak RSS)\n"
                "       tmcctl restore PID   bring every evicted page back (debuggers, core dumps)\n"
                "       tmcctl version PID\n"
+               "       tmcctl sites PID [--sort bytes|evicted|cold|faults] [--interval S] [--top N]\n"
+               "                        [--frames N] [--json]\n"
+               "           allocation sites (TMC_SITES): estimated live bytes per call stack, the\n"
+               "           share on evicted (compressed) pages, faults/s on their pages over S\n"
+               "           seconds (default 1; 0 skips), mean object lifetime\n"
                "       tmcctl metrics [--pid PID]\n"
                "           every libtmc process (or one) in the Prometheus text format, for\n"
                "           node_exporter's textfile collector (see packaging/prometheus/)\n"
@@ -121,6 +129,33 @@ int run_metrics(int argc, char** argv) {
   return cmd_metrics(only);
 }
 
+// `sites PID [options]`
+int run_sites(int pid, int argc, char** argv) {
+  SitesOptions options;
+  for (int i = 3; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--sort" && i + 1 < argc) {
+      options.sort = argv[++i];
+      if (options.sort != "bytes" && options.sort != "evicted" && options.sort != "cold" && options.sort != "faults")
+        return std::cerr << "tmcctl: --sort wants bytes, evicted, cold or faults, not '" << options.sort << "'\n", 2;
+    } else if (arg == "--interval" && i + 1 < argc) {
+      std::string v = argv[++i];
+      auto s = v == "0" ? std::optional<double>(0) : parse_seconds(v.c_str());
+      if (!s) return std::cerr << "tmcctl: --interval wants 0 or seconds between 0.01 and 3600, not '" << v << "'\n", 2;
+      options.interval_s = *s;
+    } else if ((arg == "--top" || arg == "--frames") && i + 1 < argc) {
+      auto n = parse_pid(argv[++i]);  // the same shape: a positive whole number
+      if (!n) return std::cerr << "tmcctl: " << arg << " wants a positive number, not '" << argv[i] << "'\n", 2;
+      (arg == "--top" ? options.top : options.frames) = *n;
+    } else {
+      return usage();
+    }
+  }
+  return cmd_sites(pid, options);
+}
+
 // `top [--interval S] [--iterations N]`
 int run_top(int argc, char** argv) {
   TopOptions options;
@@ -158,6 +193,7 @@ int main(int argc, char** argv) {
   if (cmd == "stats") return cmd_stats(*pid, argc > 3 && std::string(argv[3]) == "--json");
   if (cmd == "options") return cmd_simple(*pid, "options");
   if (cmd == "version") return cmd_simple(*pid, "version");
+  if (cmd == "sites") return run_sites(*pid, argc, argv);
   // Decompressing a large heap takes a while (about 5 us a page).
   if (cmd == "restore") return cmd_simple(*pid, "restore", 3600);
   if (cmd == "target") {
