@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Overhead of libtmc against plain jemalloc (and of jemalloc against glibc malloc).
+# Overhead of libtmc against plain jemalloc (and of jemalloc against glibc malloc), and of
+# libtmc's allocation-site profiler (on by default) against libtmc with it turned off.
 #
-# Runs every workload in bench/workloads/ in three modes, INTERLEAVED (mode order rotated on
+# Runs every workload in bench/workloads/ in four modes, INTERLEAVED (mode order rotated on
 # every repetition, so slow drift of the machine hits every mode alike):
-#   plain     glibc malloc, nothing preloaded
-#   jemalloc  LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-#   libtmc    LD_PRELOAD=<build>/libtmc.so TMC_ENABLE=1 (every other TMC_* at its default)
+#   plain           glibc malloc, nothing preloaded
+#   jemalloc        LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+#   libtmc          LD_PRELOAD=<build>/libtmc.so TMC_ENABLE=1 (every other TMC_* at its default,
+#                   so the sampled allocation-site profiler TMC_SITES=1 is on)
+#   libtmc-nosites  LD_PRELOAD=<build>/libtmc.so TMC_ENABLE=1 TMC_SITES=0 (the same library with
+#                   the profiler off; libtmc/libtmc-nosites is what profiling costs)
 # measuring each run with GNU time (elapsed, user, sys, max RSS, minor faults) into
 # <out>/overhead.csv, then runs the Google Benchmark fast-path binary once per mode
 # (--benchmark_repetitions=N, JSON into <out>/micro/), and finally writes <out>/overhead.md
 # (medians and ratios, via scripts/bench_overhead_report.py) headed by this command line.
 #
 # usage: bench/run_overhead.sh [--reps N] [--quick] [--out DIR] [--build-dir DIR]
-#                              [--libtmc PATH] [--modes plain,jemalloc,libtmc]
+#                              [--libtmc PATH] [--modes plain,jemalloc,libtmc,libtmc-nosites]
 #                              [--workloads larson,cache_scratch,...] [--no-micro] [--no-build]
 #   --reps N     repetitions per workload and mode, and micro-benchmark repetitions (default 5)
 #   --quick      CI smoke run: 1 repetition, small work, short micro runs. Writes to a fresh
@@ -21,7 +25,7 @@
 #   --out DIR    where overhead.csv, overhead.md and micro/ go (default bench/results)
 #   --build-dir  the CMake build directory (default build); if it is configured, the script
 #                runs `cmake --build` for the benchmark targets (and libtmc) first
-#   --libtmc     the preload to test (default <build-dir>/libtmc.so)
+#   --libtmc     the preload to test in modes libtmc and libtmc-nosites (default <build-dir>/libtmc.so)
 #   --modes      a subset of the modes, e.g. plain,jemalloc while libtmc.so doesn't build
 #   --no-build   don't call cmake --build
 #   --max-retries N  how often a repetition of a workload (all modes) or a mode's micro run is
@@ -35,7 +39,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JEMALLOC_SO=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-ALL_MODES=(plain jemalloc libtmc)
+ALL_MODES=(plain jemalloc libtmc libtmc-nosites)
 ALL_WORKLOADS=(larson cache_scratch xmalloc_test realloc_heavy)
 
 reps=5
@@ -77,6 +81,7 @@ IFS=, read -r -a workloads <<<"${workloads_arg:-$(IFS=,; echo "${ALL_WORKLOADS[*
 for m in "${modes[@]}"; do [[ " ${ALL_MODES[*]} " == *" $m "* ]] || die "unknown mode: $m"; done
 for w in "${workloads[@]}"; do [[ " ${ALL_WORKLOADS[*]} " == *" $w "* ]] || die "unknown workload: $w"; done
 has_mode() { [[ " ${modes[*]} " == *" $1 "* ]]; }
+uses_libtmc() { has_mode libtmc || has_mode libtmc-nosites; }
 
 results_dir="$REPO/bench/results"
 if [ "$quick" = 1 ]; then
@@ -100,7 +105,7 @@ if [ "$do_build" = 1 ]; then
     die "$build_dir was configured with TMC_BUILD_BENCH=OFF (cmake -S . -B $build_dir -DTMC_BUILD_BENCH=ON)"
   fi
   targets=(bench)
-  if has_mode libtmc && [ "$libtmc" = "$build_dir/libtmc.so" ]; then targets+=(tmc); fi
+  if uses_libtmc && [ "$libtmc" = "$build_dir/libtmc.so" ]; then targets+=(tmc); fi
   echo "== cmake --build $build_dir --target ${targets[*]}" >&2
   cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}" >&2 || die "build failed"
 fi
@@ -108,7 +113,7 @@ bindir="$build_dir/bench"
 for w in "${workloads[@]}"; do [ -x "$bindir/bench_$w" ] || die "missing $bindir/bench_$w (cmake --build $build_dir --target bench)"; done
 micro_bin="$bindir/bench_malloc_fast_path"
 if [ "$micro" = 1 ] && [ ! -x "$micro_bin" ]; then die "missing $micro_bin (is libbenchmark-dev installed?), or pass --no-micro"; fi
-if has_mode libtmc; then
+if uses_libtmc; then
   [ -f "$libtmc" ] || die "libtmc not found at $libtmc (build it, pass --libtmc PATH, or --modes plain,jemalloc)"
   libtmc="$(cd "$(dirname "$libtmc")" && pwd)/$(basename "$libtmc")"
 fi
@@ -125,13 +130,14 @@ mode_env() {  # prints nothing; sets the array menv for mode $1
     plain) menv=() ;;
     jemalloc) menv=("LD_PRELOAD=$JEMALLOC_SO") ;;
     libtmc) menv=("LD_PRELOAD=$libtmc" TMC_ENABLE=1) ;;
+    libtmc-nosites) menv=("LD_PRELOAD=$libtmc" TMC_ENABLE=1 TMC_SITES=0) ;;
   esac
 }
 expected_malloc_from() {
   case "$1" in
     plain) echo libc.so.6 ;;
     jemalloc) basename "$JEMALLOC_SO" ;;
-    libtmc) basename "$libtmc" ;;
+    libtmc|libtmc-nosites) basename "$libtmc" ;;
   esac
 }
 
@@ -224,7 +230,7 @@ run_one() {
   echo "$w,$mode,$rep,$pos,$e,$u,$s,$m,$r,$x,$secs,$ops,$other,$attempt,$from,${args[*]}" >>"$tmp/group"
   local flag=""
   if disturbed "$other" "$e"; then run_disturbed=1; flag="  (disturbed)"; fi
-  printf '  %-14s %-9s rep %d  %6.2f s  %7d KB  other CPU %5.2f s%s\n' "$w" "$mode" "$rep" "$e" "$m" "$other" "$flag" >&2
+  printf '  %-14s %-14s rep %d  %6.2f s  %7d KB  other CPU %5.2f s%s\n' "$w" "$mode" "$rep" "$e" "$m" "$other" "$flag" >&2
 }
 
 echo "== results to $out (reps=$reps quick=$quick modes=${modes[*]})" >&2
@@ -303,7 +309,7 @@ done
 report_args=(--csv "$csv" --out "$out/overhead.md" --command "$cmdline" --reps "$reps"
   --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)"
   --jemalloc "$JEMALLOC_SO" --repo "$REPO" --build-dir "$build_dir")
-has_mode libtmc && report_args+=(--libtmc "$libtmc")
+uses_libtmc && report_args+=(--libtmc "$libtmc")
 [ "$micro" = 1 ] && report_args+=(--micro-dir "$micro_dir" --micro-csv "$out/micro.csv")
 [ "$quick" = 1 ] && report_args+=(--quick)
 python3 "$REPO/scripts/bench_overhead_report.py" "${report_args[@]}"

@@ -3,8 +3,9 @@
 
 Inputs: the workload CSV (one row per run, from GNU time) and, optionally, one Google
 Benchmark JSON file per mode (micro_<mode>.json). Output: a Markdown report with medians
-per mode and the ratios libtmc/jemalloc and jemalloc/plain, headed by the command that
-produced the data, the date, kernel and CPU; and a CSV of the micro-benchmark medians.
+per mode and the ratios libtmc/jemalloc and jemalloc/plain (and, when the libtmc-nosites mode
+ran, libtmc/libtmc-nosites: what the allocation-site profiler costs), headed by the command
+that produced the data, the date, kernel and CPU; and a CSV of the micro-benchmark medians.
 Standard library only.
 """
 import argparse
@@ -18,8 +19,9 @@ import statistics
 import subprocess
 import sys
 
-MODES = ["plain", "jemalloc", "libtmc"]
+MODES = ["plain", "jemalloc", "libtmc", "libtmc-nosites"]
 GOAL = 1.05  # libtmc must stay within 5% of plain jemalloc
+SITES_GOAL = 1.02  # profiling (TMC_SITES=1, the default) costs at most 2% against TMC_SITES=0
 
 
 def read_first(path, prefix):
@@ -46,13 +48,28 @@ def ratio(a, b):
     return a / b
 
 
-def fmt_ratio(r, goal=False):
+def fmt_ratio(r, goal=None):
+    """`goal`: None (no goal), True (GOAL) or the limit; ratios over it are marked ✗."""
     if r is None:
         return "n/a"
     s = f"{r:.3f}"
-    if goal and r > GOAL:
+    limit = GOAL if goal is True else goal
+    if limit is not None and r > limit:
         s = f"**{s}** ✗"
     return s
+
+
+def paired_ratios(rows, a, b):
+    """Elapsed of mode `a` over mode `b` for every repetition that has both: the two runs of a
+    repetition are close in time, so the ratio cancels slow drift of the machine."""
+    by_rep = {}
+    for r in rows:
+        by_rep.setdefault(r["rep"], {})[r["mode"]] = r["elapsed_s"]
+    return [d[a] / d[b] for rep, d in sorted(by_rep.items()) if a in d and b in d and d[b] > 0]
+
+
+def has_sites_pair(modes):
+    return "libtmc" in modes and "libtmc-nosites" in modes
 
 
 def fmt(v, digits=2):
@@ -125,9 +142,14 @@ def load_runs(path):
     return runs
 
 
+def present_modes(runs):
+    return [m for m in MODES if any(r["mode"] == m for r in runs)]
+
+
 def workload_sections(runs):
     workloads = list(dict.fromkeys(r["workload"] for r in runs))
-    present = [m for m in MODES if any(r["mode"] == m for r in runs)]
+    present = present_modes(runs)
+    sites = has_sites_pair(present)
     summary = []
     sections = []
     for w in workloads:
@@ -156,20 +178,24 @@ def workload_sections(runs):
         r_jp = ratio(get("jemalloc", "rss"), get("plain", "rss"))
         # Paired: each repetition's libtmc run against the jemalloc run of the same repetition
         # (adjacent in time), which cancels slow drift of the machine.
-        paired = []
-        by_rep = {}
-        for r in rows:
-            by_rep.setdefault(r["rep"], {})[r["mode"]] = r["elapsed_s"]
-        for rep in sorted(by_rep):
-            d = by_rep[rep]
-            if "libtmc" in d and "jemalloc" in d and d["jemalloc"] > 0:
-                paired.append(d["libtmc"] / d["jemalloc"])
+        paired = paired_ratios(rows, "libtmc", "jemalloc")
         verdict = "n/a" if t_tj is None else ("yes" if t_tj <= GOAL else "**no**")
-        summary.append(
+        row = (
             f"| {w} | {fmt(get('plain', 'elapsed'))} | {fmt(get('jemalloc', 'elapsed'))} | "
             f"{fmt(get('libtmc', 'elapsed'))} | {fmt_ratio(t_tj, True)} | {fmt_ratio(r_tj)} | "
             f"{fmt_ratio(t_jp)} | {verdict} |"
         )
+        # What the allocation-site profiler costs: libtmc (TMC_SITES=1, the default) against
+        # libtmc-nosites (TMC_SITES=0), judged on the median of the per-repetition ratios.
+        t_sn = ratio(get("libtmc", "elapsed"), get("libtmc-nosites", "elapsed"))
+        r_sn = ratio(get("libtmc", "rss"), get("libtmc-nosites", "rss"))
+        paired_sn = paired_ratios(rows, "libtmc", "libtmc-nosites")
+        p_sn = median_or_none(paired_sn)
+        if sites:
+            sites_verdict = "n/a" if p_sn is None else ("yes" if p_sn <= SITES_GOAL else "**no**")
+            row += (f" {fmt(get('libtmc-nosites', 'elapsed'))} | {fmt_ratio(p_sn, SITES_GOAL)} | "
+                    f"{sites_verdict} |")
+        summary.append(row)
         s = [f"### {w}", "", f"Arguments: `{rows[0]['args']}`", ""]
         s.append("| mode | runs | elapsed s (median) | min–max s | user s | sys s | max RSS MiB | minor faults | ops/s "
                  "| other CPU s (max) |")
@@ -193,6 +219,17 @@ def workload_sections(runs):
             )
         )
         s.append(f"- jemalloc/plain: elapsed {fmt_ratio(t_jp)}, max RSS {fmt_ratio(r_jp)}")
+        if sites:
+            s.append(
+                "- libtmc/libtmc-nosites (what profiling costs): elapsed "
+                + (
+                    f"per-repetition ratios {', '.join(f'{p:.3f}' for p in paired_sn)}"
+                    f" (median {fmt_ratio(p_sn, SITES_GOAL)})"
+                    if paired_sn
+                    else "no repetition with both modes"
+                )
+                + f", ratio of the medians {fmt_ratio(t_sn)}; max RSS {fmt_ratio(r_sn)}"
+            )
         s.append("")
         sections.append("\n".join(s))
     return summary, sections
@@ -225,6 +262,7 @@ def micro_section(micro_dir, micro_csv):
     if not data:
         return [], []
     present = [m for m in MODES if m in data]
+    sites = has_sites_pair(present)
     with open(micro_csv, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["benchmark", "mode", "reps", "median_real_ns", "median_cpu_ns", "min_real_ns", "max_real_ns"])
@@ -236,18 +274,24 @@ def micro_section(micro_dir, micro_csv):
                                 f"{statistics.median(cpu[m][name]):.3f}", f"{min(v):.3f}", f"{max(v):.3f}"])
     reps = max(len(v) for m in present for v in data[m].values())
     lines = [
-        "| benchmark | " + " | ".join(f"{m} ns" for m in present) + " | libtmc/jemalloc | jemalloc/plain |",
-        "| --- | " + " | ".join("---:" for _ in present) + " | ---: | ---: |",
+        "| benchmark | " + " | ".join(f"{m} ns" for m in present) + " | libtmc/jemalloc | jemalloc/plain |"
+        + (" libtmc/libtmc-nosites |" if sites else ""),
+        "| --- | " + " | ".join("---:" for _ in present) + " | ---: | ---: |" + (" ---: |" if sites else ""),
     ]
     worst = []
+    worst_sites = []
     for name in order:
         med = {m: median_or_none(data[m].get(name, [])) for m in present}
         tj = ratio(med.get("libtmc"), med.get("jemalloc"))
         jp = ratio(med.get("jemalloc"), med.get("plain"))
+        sn = ratio(med.get("libtmc"), med.get("libtmc-nosites"))
         if tj is not None:
             worst.append((tj, name))
+        if sn is not None:
+            worst_sites.append((sn, name))
         lines.append(
             f"| {name} | " + " | ".join(fmt(med[m], 2) for m in present) + f" | {fmt_ratio(tj, True)} | {fmt_ratio(jp)} |"
+            + (f" {fmt_ratio(sn, SITES_GOAL)} |" if sites else "")
         )
     ctx = contexts.get("jemalloc") or next(iter(contexts.values()))
     notes = [
@@ -260,6 +304,12 @@ def micro_section(micro_dir, micro_csv):
         worst.sort(reverse=True)
         notes.append(
             "Largest libtmc/jemalloc ratios: " + ", ".join(f"{n} {r:.3f}" for r, n in worst[:3]) + "."
+        )
+    if sites and worst_sites:
+        worst_sites.sort(reverse=True)
+        notes.append(
+            "Largest libtmc/libtmc-nosites ratios (what profiling costs; goal ≤ "
+            f"{SITES_GOAL:.2f}): " + ", ".join(f"{n} {r:.3f}" for r, n in worst_sites[:3]) + "."
         )
     return lines, notes
 
@@ -281,7 +331,9 @@ def main():
     args = ap.parse_args()
 
     runs = load_runs(args.csv)
-    out = ["# libtmc overhead: plain glibc malloc vs jemalloc vs libtmc", ""]
+    sites = has_sites_pair(present_modes(runs))
+    out = ["# libtmc overhead: plain glibc malloc vs jemalloc vs libtmc"
+           + (" (with and without allocation-site profiling)" if sites else ""), ""]
     if args.quick:
         out += ["**QUICK SMOKE RUN** (1 repetition, reduced work): proves the harness works; the numbers mean nothing.", ""]
     out += ["Produced by:", "", "```", args.command, "```", ""]
@@ -290,7 +342,11 @@ def main():
         "",
         "Modes: **plain** = glibc malloc, nothing preloaded; **jemalloc** = "
         f"`LD_PRELOAD={args.jemalloc}`; **libtmc** = `LD_PRELOAD=<libtmc.so> TMC_ENABLE=1` (all other "
-        "TMC_* at their defaults, nothing cold). Each run starts with LD_PRELOAD, MALLOC_CONF, GLIBC_TUNABLES and "
+        "TMC_* at their defaults, nothing cold; so the sampled allocation-site profiler is on: TMC_SITES=1, "
+        "one sample per TMC_SITE_SAMPLE bytes allocated on average)"
+        + ("; **libtmc-nosites** = the same `LD_PRELOAD=<libtmc.so> TMC_ENABLE=1` with `TMC_SITES=0` (profiler "
+           "off), so libtmc/libtmc-nosites is what profiling costs" if "libtmc-nosites" in present_modes(runs) else "")
+        + ". Each run starts with LD_PRELOAD, MALLOC_CONF, GLIBC_TUNABLES and "
         "every TMC_* variable removed from the environment. Runs are interleaved: every repetition runs each "
         "workload in all modes back to back, the mode order rotated from one repetition to the next; one "
         "unrecorded small warm-up run per workload and mode comes first. Times and RSS come from GNU time "
@@ -301,10 +357,23 @@ def main():
         f"Goal: libtmc within {int(round((GOAL - 1) * 100))}% of plain jemalloc (ratio ≤ {GOAL:.2f}); ratios over it are "
         "marked ✗.",
         "",
+    ]
+    if sites:
+        out += [
+            f"Goal: profiling costs at most {int(round((SITES_GOAL - 1) * 100))}% (libtmc/libtmc-nosites ≤ "
+            f"{SITES_GOAL:.2f}), judged per workload on the median of the per-repetition elapsed ratios (the two "
+            "runs of a repetition are close in time) and per micro-benchmark on the ratio of the medians (each "
+            "mode's micro-benchmarks run as one process, the modes one after another); ratios over it are "
+            "marked ✗.",
+            "",
+        ]
+    out += [
         "## Summary (median elapsed seconds)",
         "",
-        "| workload | plain | jemalloc | libtmc | libtmc/jemalloc | libtmc/jemalloc RSS | jemalloc/plain | within 5%? |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| workload | plain | jemalloc | libtmc | libtmc/jemalloc | libtmc/jemalloc RSS | jemalloc/plain | within 5%? |"
+        + (" libtmc-nosites | libtmc/libtmc-nosites (paired) | profiling within "
+           f"{int(round((SITES_GOAL - 1) * 100))}%? |" if sites else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |" + (" ---: | ---: | --- |" if sites else ""),
     ]
     summary, sections = workload_sections(runs)
     out += summary
