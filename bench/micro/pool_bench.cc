@@ -164,6 +164,29 @@ void BM_Compact(benchmark::State& state) {
   state.counters["released_MiB"] = released / 1048576.0 / state.iterations();
 }
 
+// The same pool compacted the reclaimer's way (reclaim/reclaimer.cc): one compact_step()
+// of 256 KiB moved per iteration, the time a fault reading a blob can wait for pool_lock_.
+void BM_CompactStep(benchmark::State& state) {
+  const BlobSet& set = blobs(CodecKind::kLz4);
+  constexpr size_t kLive = 100000;
+  std::unique_ptr<Pool> pool;
+  bool more = false;
+  for (auto _ : state) {
+    if (!more) {
+      state.PauseTiming();
+      pool = std::make_unique<Pool>();
+      std::vector<Handle> hs(kLive);
+      for (size_t i = 0; i < kLive; ++i)
+        hs[i] = pool->store(set.blob(i % kPages), set.size[i % kPages]);
+      std::mt19937_64 rng(3);
+      std::shuffle(hs.begin(), hs.end(), rng);
+      for (size_t i = kLive / 4; i < kLive; ++i) pool->release(hs[i]);
+      state.ResumeTiming();
+    }
+    more = pool->compact_step(size_t{256} << 10);
+  }
+}
+
 // The eviction path's CPU part: same-filled check, compress (25% saving), store.
 void BM_EvictPath(benchmark::State& state, CodecKind kind) {
   const BlobSet& set = blobs(kind);
@@ -218,6 +241,7 @@ BENCHMARK(BM_Compact)
     ->Name("pool/compact_after_75pct_freed")
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
+BENCHMARK(BM_CompactStep)->Name("pool/compact_step_256k")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_EvictPath, lz4, CodecKind::kLz4)->Name("path/evict/lz4");
 BENCHMARK_CAPTURE(BM_EvictPath, zstd1, CodecKind::kZstd)->Name("path/evict/zstd-1");
 BENCHMARK_CAPTURE(BM_FetchPath, lz4, CodecKind::kLz4)->Name("path/fetch/lz4");

@@ -258,14 +258,14 @@ bool Pool::reserve_span_bytes(uint64_t bytes) {
   return true;
 }
 
-size_t Pool::purge() {
+size_t Pool::purge(size_t max_bytes) {
   constexpr int kBatch = 64;
   struct Run {
     Chunk* chunk;
     uint32_t first, pages;
   };
   size_t purged = 0;
-  for (;;) {
+  while (purged < max_bytes) {
     // Take a batch of dirty runs out of circulation (marked used), drop them without the
     // lock, then free them as clean pages.
     Run runs[kBatch];
@@ -328,7 +328,7 @@ size_t Pool::purge() {
   return purged;
 }
 
-size_t Pool::trim() { return purge(); }
+size_t Pool::trim(size_t max_bytes) { return purge(max_bytes); }
 
 // ---- spans -----------------------------------------------------------------------------
 
@@ -577,8 +577,9 @@ uint64_t Pool::dirty_allowance() const {
 }
 
 // Empties one sparse span of the class into fuller ones, if the class has at least a
-// span's worth of free slots (then the others can take all of its blobs).
-bool Pool::compact_one(uint32_t cls, size_t* released) {
+// span's worth of free slots (then the others can take all of its blobs). Adds the blob
+// bytes it moved to *copied. The span's pages become dirty; purge() drops them.
+bool Pool::compact_one(uint32_t cls, size_t* copied) {
   ClassState& cs = classes_[cls];
   const ClassInfo& ci = class_info(cls);
   Span* src = nullptr;
@@ -600,6 +601,7 @@ bool Pool::compact_one(uint32_t cls, size_t* released) {
       Entry* e = entry(h);
       uint32_t slot = pop_slot(dst, h);
       memcpy(dst->slot_ptr(slot), src->slot_ptr(i), e->size);
+      *copied += e->size;
       e->span = dst;
       e->slot = static_cast<uint16_t>(slot);
       relink(cs, dst);
@@ -608,17 +610,36 @@ bool Pool::compact_one(uint32_t cls, size_t* released) {
     cs.spans--;
   }
   free_span(src);
-  *released += size_t{ci.span_pages} * kPageSize;  // dirty now; compact() purges
   return true;
 }
 
 size_t Pool::compact() {
-  size_t released = 0;
-  // One span per lock hold, so that releases on other threads wait little.
-  for (uint32_t cls = 0; cls < kClassCount; ++cls)
-    while (compact_one(cls, &released)) {
-    }
+  while (compact_step(SIZE_MAX)) {
+  }
   return purge();
+}
+
+bool Pool::compact_step(size_t max_copy_bytes) {
+  size_t copied = 0;
+  // One span per lock hold, so that releases on other threads wait little.
+  for (uint32_t cls = 0; cls < kClassCount; ++cls) {
+    while (compact_one(cls, &copied)) {
+      // Whether more could go is not known without looking: say so, the next step looks.
+      if (copied >= max_copy_bytes) return true;
+    }
+  }
+  return false;
+}
+
+uint64_t Pool::compactable_bytes() const {
+  uint64_t bytes = 0;
+  for (uint32_t cls = 0; cls < kClassCount; ++cls) {
+    const ClassState& cs = classes_[cls];
+    const ClassInfo& ci = class_info(cls);
+    SpinLockGuard guard(cs.lock);
+    bytes += (cs.spans * ci.slots - cs.objects) / ci.slots * ci.span_pages * kPageSize;
+  }
+  return bytes;
 }
 
 ClassStats Pool::class_stats(size_t i) const {

@@ -29,7 +29,7 @@
 // class lock while its new span is mapped or populated. No operation calls malloc, faults
 // on managed memory or waits for anything but these locks. release() makes no system call
 // at all, so it may run on an application thread inside jemalloc's purge hook; store(),
-// compact() and trim() belong on libtmc's threads.
+// compact(), compact_step() and trim() belong on libtmc's threads.
 #pragma once
 
 #include <atomic>
@@ -121,9 +121,19 @@ class Pool {
   // class could free another span, then purges (trim()). Handles stay valid; pointers
   // from data() do not. Returns the bytes given back to the kernel.
   size_t compact();
+  // compact() in bounded steps, for a caller that must not keep blob readers out for long:
+  // empties sparse spans until about max_copy_bytes of blobs were moved (at least one span
+  // if any can go) and returns whether more could be freed. Does not purge: the emptied
+  // spans' pages are dirty until trim(). Pointers from data() are invalid afterwards.
+  bool compact_step(size_t max_copy_bytes);
+  // Span bytes compact() would free now: in each class, as many whole spans as its free
+  // slots make. Reads every class (one lock each); with dirty_bytes(), what compact()
+  // would give back.
+  uint64_t compactable_bytes() const;
   // Gives dirty pages back to the kernel (MADV_DONTNEED) and unmaps empty chunks; returns
-  // the bytes given back. Cheap when there is nothing to do.
-  size_t trim();
+  // the bytes given back. Cheap when there is nothing to do. Stops once it gave back about
+  // max_bytes (a batch of runs may go beyond), for a caller holding a lock meanwhile.
+  size_t trim(size_t max_bytes = SIZE_MAX);
 
   // 0 = no limit. store() fails rather than let pool_bytes() exceed the limit (it purges
   // dirty pages first). Lowering the limit frees nothing; compact() and releases do.
@@ -178,14 +188,14 @@ class Pool {
   static void unlink(ClassState& cs, Span* s);
   static uint32_t pop_slot(Span* s, Handle h);
   static void push_slot(Span* s, uint32_t slot);
-  bool compact_one(uint32_t cls, size_t* released);
+  bool compact_one(uint32_t cls, size_t* copied);
 
   // Chunks of span memory (with chunk_lock_ held).
   bool alloc_pages_locked(uint32_t pages, Chunk** chunk, char** base, bool* populate);
   Chunk* map_chunk_locked();
 
   bool reserve_span_bytes(uint64_t bytes);  // against the limit
-  size_t purge();                           // drops dirty pages, unmaps empty chunks
+  size_t purge(size_t max_bytes = SIZE_MAX);  // drops dirty pages, unmaps empty chunks
   uint64_t dirty_allowance() const;
 
   ClassState classes_[kClassCount];

@@ -13,7 +13,8 @@
 //                      fault thread's restore pass while holding it (engine.cc).
 //   2. staging_lock_   the staging slots: the reclaimer while committing or dropping slots,
 //                      the fault thread while copying a page out of a slot.
-//   3. pool_lock_      blob reads (fault thread) against compaction (reclaimer).
+//   3. pool_lock_      blob reads (fault thread) against compaction (reclaimer), which holds
+//                      it (and reclaim_lock_) for one Pool::compact_step at a time.
 //   move_fence_        not a lock in this order: the reclaimer enters it for one move
 //                      (possibly holding 1 and 2), the fault thread for one read() and its
 //                      events (holding none, and taking only pool_lock_ inside); see

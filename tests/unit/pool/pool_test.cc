@@ -299,6 +299,55 @@ TEST(PoolTest, CompactionAfterFreeingThreeQuartersAtRandom) {
   EXPECT_TRUE(pool.is_valid());
 }
 
+// The reclaimer compacts in steps (each under the lock a fault needs to read a blob):
+// compactable_bytes() says what compaction would free, each step frees at least a span and
+// moves about its budget, and the steps together do what compact() does.
+TEST(PoolTest, CompactionInBoundedSteps) {
+  Pool pool;
+  std::mt19937_64 rng(7);
+  std::vector<Stored> live;
+  for (uint64_t i = 0; i < 60000; ++i) {
+    uint32_t size = 1000 + rng() % 2000;
+    Handle h = store_blob(pool, i, size);
+    ASSERT_NE(h, kNoHandle);
+    live.push_back({h, size, i});
+  }
+  EXPECT_EQ(pool.compactable_bytes(), 0u);  // filled in order: no span could go
+  std::shuffle(live.begin(), live.end(), rng);
+  const size_t keep = live.size() / 3;
+  for (size_t i = keep; i < live.size(); ++i) ASSERT_TRUE(pool.release(live[i].h));
+  live.resize(keep);
+
+  const uint64_t compactable = pool.compactable_bytes();
+  const uint64_t spans_before = span_bytes(pool);
+  const uint64_t dirty_before = pool.dirty_bytes();  // spans the releases emptied
+  EXPECT_GT(compactable, spans_before / 2);  // two thirds of the blobs went, at random
+  constexpr size_t kStep = 64 << 10;
+  int steps = 0;
+  uint64_t spans = spans_before;
+  for (bool more = true; more; ++steps) {
+    more = pool.compact_step(kStep);
+    const uint64_t now = span_bytes(pool);
+    if (more) {
+      EXPECT_LT(now, spans);  // a step that says "more" freed something
+    }
+    // A step stops once it moved kStep bytes; every span it emptied held a blob of 1000
+    // bytes at least, and spans are at most 64 KiB.
+    EXPECT_LE(spans - now, (kStep / 1000 + 1) * 65536) << steps;
+    spans = now;
+    ASSERT_LT(steps, 100000);
+  }
+  EXPECT_GT(steps, 2);
+  EXPECT_EQ(spans_before - span_bytes(pool), compactable);
+  EXPECT_EQ(pool.compactable_bytes(), 0u);
+  EXPECT_FALSE(pool.compact_step(kStep));
+  EXPECT_EQ(pool.dirty_bytes(), dirty_before + compactable);  // the steps do not purge
+  EXPECT_EQ(pool.trim(), dirty_before + compactable);
+  EXPECT_EQ(pool.dirty_bytes(), 0u);
+  EXPECT_TRUE(pool.is_valid());
+  for (const Stored& s : live) ASSERT_TRUE(blob_ok(pool, s));
+}
+
 TEST(PoolTest, MemoryGoesBackToTheKernel) {
   Pool pool;
   std::vector<Stored> live;
