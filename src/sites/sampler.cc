@@ -155,14 +155,17 @@ void enter(ThreadSampler& t) {
 }
 
 constexpr size_t kPage = 4096;
+constexpr size_t kLargeMin = 16 * 1024;  // jemalloc 5.3's SC_LARGE_MINCLASS with 4 KiB pages
 
 }  // namespace
 
 void* sampled_alloc(size_t n, size_t alignment, bool zero) {
   ThreadSampler& t = t_sampler;
   enter(t);
-  const size_t align = alignment > kPage ? alignment : kPage;
-  void* p = mallocx(n == 0 ? 1 : n, MALLOCX_ALIGN(align) | (zero ? MALLOCX_ZERO : 0));
+  // From jemalloc's smallest large class up, every object has pages of its own already and
+  // is placed as an ordinary allocation would be; below, a page alignment gives it one.
+  const size_t align = n >= kLargeMin ? alignment : (alignment > kPage ? alignment : kPage);
+  void* p = mallocx(n == 0 ? 1 : n, (align > 16 ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0));
   if (p != nullptr) record(t, p, n, nallocx(n == 0 ? 1 : n, alignment > 16 ? MALLOCX_ALIGN(alignment) : 0));
   leave(t);
   return p;
@@ -172,7 +175,8 @@ void* sampled_realloc(void* p, size_t n) {
   ThreadSampler& t = t_sampler;
   enter(t);
   // The old object goes back past the thread cache if it was the cold arena's.
-  void* q = rallocx(p, n, MALLOCX_ALIGN(kPage) | (heap::in_cold_span(p) ? MALLOCX_TCACHE_NONE : 0));
+  const int align = n >= kLargeMin ? 0 : MALLOCX_ALIGN(kPage);  // as in sampled_alloc
+  void* q = rallocx(p, n, align | (heap::in_cold_span(p) ? MALLOCX_TCACHE_NONE : 0));
   if (q != nullptr) record(t, q, n, nallocx(n, 0));
   leave(t);
   return q;

@@ -51,7 +51,8 @@ TMC_ALWAYS_INLINE bool sample_next(size_t n) {
   return TMC_UNLIKELY(t.bytes_left < 0) && sample_point();
 }
 
-// A sampled allocation, on a page of its own (aligned to at least 4096), so that whether
+// A sampled allocation, on a page of its own (aligned to 4096 when smaller than jemalloc's
+// large classes, which have pages of their own), so that whether
 // its page is evicted or faults tells how *this* object is used, not its neighbours: the
 // profile's evicted shares and faults are per object, and segregation (segregation.h) can
 // tell a cold site from a hot one that shares its pages. Costs a page per sample (0.4% of

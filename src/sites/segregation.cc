@@ -19,7 +19,8 @@ constexpr double kColdShare = 0.8;      // a caller this evicted becomes cold...
 constexpr double kOrdinaryShare = 0.5;  // ...and ordinary again under this
 constexpr uint32_t kMinSamples = 8;
 constexpr double kMixedSiteShare = 0.1;  // a stack this big a part of its caller's bytes...
-constexpr double kMixedHotShare = 0.5;   // ...evicted less than this makes the caller mixed
+constexpr double kMixedHotShare = 0.5;   // ...evicted less than this makes the caller mixed,
+                                         // and so does one that leads to another function
 
 int g_arena = -1;
 std::atomic<uint64_t> g_changes{0};
@@ -31,6 +32,8 @@ struct Caller {
   double bytes;
   double evicted;
   uint32_t samples;
+  uintptr_t next_frame;  // the frame after it in its largest stack
+  double next_frame_bytes;
   bool mixed;
 };
 
@@ -91,11 +94,27 @@ void decide_cold_callers(EvictedBytesFn evicted_bytes, uint64_t min_age_ns, uint
     c->bytes += bytes;
     c->samples++;
   }
+  // A caller is mixed when one of its big stacks is mostly resident, or when its big stacks
+  // come from different functions: then it is a wrapper (Redis's zmalloc is the caller of
+  // everything), which stands for many sites, and segregating it would move them all.
   for (uint32_t i = 0; i < snap.site_count(); ++i) {
     if (site_bytes[i] == 0) continue;
-    Caller* c = callers.find(snap.site(i).frames[0], false);
+    const Site& site = snap.site(i);
+    Caller* c = callers.find(site.frames[0], false);
     c->evicted += site_evicted[i];
-    if (site_bytes[i] >= kMixedSiteShare * c->bytes && site_evicted[i] < kMixedHotShare * site_bytes[i]) c->mixed = true;
+    if (site_bytes[i] > c->next_frame_bytes) {
+      c->next_frame_bytes = site_bytes[i];
+      c->next_frame = site.depth > 1 ? site.frames[1] : 0;
+    }
+  }
+  for (uint32_t i = 0; i < snap.site_count(); ++i) {
+    if (site_bytes[i] == 0) continue;
+    const Site& site = snap.site(i);
+    Caller* c = callers.find(site.frames[0], false);
+    if (site_bytes[i] < kMixedSiteShare * c->bytes) continue;
+    const bool hot = site_evicted[i] < kMixedHotShare * site_bytes[i];
+    const bool elsewhere = (site.depth > 1 ? site.frames[1] : 0) != c->next_frame;
+    if (hot || elsewhere) c->mixed = true;
   }
   bool any = false;
   // Cold callers whose objects are used again become ordinary; one without live samples

@@ -10,8 +10,10 @@
 // touched (twice the cold age, 2 s at least: objects that die young, as in a cache with
 // churn, say nothing yet), and the share of them on evicted pages:
 //   - a caller becomes cold when that share reaches 80% (with at least 8 live samples),
-//     unless a stack through it holding 10% or more of its bytes is mostly resident (mixed:
-//     a malloc wrapper, such as Redis's zmalloc, is the caller of everything);
+//     unless it is mixed: a stack through it holding 10% or more of its bytes is mostly
+//     resident, or two such stacks go on to different functions (the caller is a malloc
+//     wrapper, such as Redis's zmalloc, standing for many sites: after an idle spell every
+//     one of them looks cold, and segregating the wrapper would move the whole heap);
 //   - a cold caller becomes ordinary again when the share falls under 50% (its sampled
 //     objects keep being placed on pages of their own, so a site that turns hot is seen).
 // Decisions apply to new allocations only: no object ever moves.

@@ -229,7 +229,7 @@ void print_table(int pid, const Profile& p, Symbolizer& sym, const SitesOptions&
   printf("sampled estimate of live bytes %s, heap %s (%.0f%%); %s of them on evicted pages (%.1f%%)\n",
          human_bytes(p.total.bytes).c_str(), human_bytes(p.heap_bytes).c_str(), share(p.total.bytes, p.heap_bytes),
          human_bytes(p.total.evicted).c_str(), share(p.total.evicted, p.total.bytes));
-  printf("%10s %6s %8s %9s %10s %10s  %s\n", "BYTES", "HEAP%", "EVICTED%", "FAULTS/S", "OBJECTS", "LIFETIME", "SITE (callers after <)");
+  printf("%10s %6s %8s %9s %10s %10s  %s\n", "BYTES", "HEAP%", "EVICTED%", "FAULTS/S*", "OBJECTS", "LIFETIME", "SITE (callers after <)");
   int shown = 0;
   for (const SiteRow& r : p.rows) {
     if (shown++ >= o.top) break;
@@ -241,6 +241,9 @@ void print_table(int pid, const Profile& p, Symbolizer& sym, const SitesOptions&
   for (size_t i = static_cast<size_t>(o.top); i < p.rows.size(); ++i) hidden_bytes += p.rows[i].c.bytes, hidden_sites++;
   if (hidden_sites != 0)
     printf("%10s %5.1f%%  (%" PRIu64 " more sites)\n", human_bytes(hidden_bytes).c_str(), share(hidden_bytes, p.total.bytes), hidden_sites);
+  printf("* estimated from sampled objects: a fault counts once for each of the site's objects on the faulted\n"
+         "  page, so a page of many small objects weighs more than the process's fault count. LIFETIME: mean\n"
+         "  of the objects freed so far (\"-\": none yet).\n");
 }
 
 }  // namespace
