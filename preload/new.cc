@@ -13,6 +13,7 @@ using tmc::runtime::count_call;
 using tmc::runtime::g_je;
 using tmc::preload::site_alloc;
 using tmc::preload::site_free;
+using tmc::preload::site_free_sized;
 
 namespace {
 
@@ -24,7 +25,9 @@ TMC_ALWAYS_INLINE void forward_free(void* p) {
 
 TMC_ALWAYS_INLINE void forward_sized_free(void* p, std::size_t n) {
   count_call(CallKind::kFree);
-  if (site_free(p)) return;
+  bool unsized;
+  if (site_free_sized(p, &unsized)) return;
+  if (TMC_UNLIKELY(unsized)) return g_je.free(p);
   if (TMC_LIKELY(p != nullptr)) g_je.sdallocx(p, n, 0);
 }
 
@@ -93,11 +96,15 @@ TMC_EXPORT void operator delete[](void* p, std::align_val_t a, const std::nothro
 }
 TMC_EXPORT void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept {
   count_call(CallKind::kFree);
-  if (site_free(p)) return;
+  bool unsized;
+  if (site_free_sized(p, &unsized)) return;
+  if (TMC_UNLIKELY(unsized)) return g_je.free(p);
   g_je.op_delete_sized_aligned(p, n, a);
 }
 TMC_EXPORT void operator delete[](void* p, std::size_t n, std::align_val_t a) noexcept {
   count_call(CallKind::kFree);
-  if (site_free(p)) return;
+  bool unsized;
+  if (site_free_sized(p, &unsized)) return;
+  if (TMC_UNLIKELY(unsized)) return g_je.free(p);
   g_je.op_delete_sized_aligned(p, n, a);
 }

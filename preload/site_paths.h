@@ -34,4 +34,11 @@ TMC_ALWAYS_INLINE bool site_free(void* p) {
   return false;
 }
 
+// Before a sized delete: as site_free, and *unsized says the size must not be passed on
+// (an isolated sample, whose size class the size does not give: sites/sampler.h).
+TMC_ALWAYS_INLINE bool site_free_sized(void* p, bool* unsized) {
+  *unsized = sites::maybe_isolated(p);  // before site_free ends the sample
+  return site_free(p);
+}
+
 }  // namespace tmc::preload

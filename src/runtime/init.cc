@@ -271,6 +271,7 @@ void start_site_sampling() {
   }
   int arena = heap::create_cold_arena();  // says why if it cannot
   if (arena < 0) return;
+  sites::set_isolation(true);  // before any thread samples under it: at start-up
   sites::start_segregation(static_cast<unsigned>(arena));
   control::register_stats_source(sites::fill_segregation_stats);
 }

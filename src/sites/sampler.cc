@@ -159,12 +159,16 @@ constexpr size_t kLargeMin = 16 * 1024;  // jemalloc 5.3's SC_LARGE_MINCLASS wit
 
 }  // namespace
 
+bool g_isolate = false;
+void set_isolation(bool on) { g_isolate = on; }
+
 void* sampled_alloc(size_t n, size_t alignment, bool zero) {
   ThreadSampler& t = t_sampler;
   enter(t);
   // From jemalloc's smallest large class up, every object has pages of its own already and
   // is placed as an ordinary allocation would be; below, a page alignment gives it one.
-  const size_t align = n >= kLargeMin ? alignment : (alignment > kPage ? alignment : kPage);
+  const bool isolate = g_isolate && n < kLargeMin;
+  const size_t align = isolate ? (alignment > kPage ? alignment : kPage) : alignment;
   void* p = mallocx(n == 0 ? 1 : n, (align > 16 ? MALLOCX_ALIGN(align) : 0) | (zero ? MALLOCX_ZERO : 0));
   if (p != nullptr) record(t, p, n, nallocx(n == 0 ? 1 : n, alignment > 16 ? MALLOCX_ALIGN(alignment) : 0));
   leave(t);
@@ -175,7 +179,7 @@ void* sampled_realloc(void* p, size_t n) {
   ThreadSampler& t = t_sampler;
   enter(t);
   // The old object goes back past the thread cache if it was the cold arena's.
-  const int align = n >= kLargeMin ? 0 : MALLOCX_ALIGN(kPage);  // as in sampled_alloc
+  const int align = g_isolate && n < kLargeMin ? MALLOCX_ALIGN(kPage) : 0;  // as in sampled_alloc
   void* q = rallocx(p, n, align | (heap::in_cold_span(p) ? MALLOCX_TCACHE_NONE : 0));
   if (q != nullptr) record(t, q, n, nallocx(n, 0));
   leave(t);

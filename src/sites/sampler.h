@@ -51,16 +51,23 @@ TMC_ALWAYS_INLINE bool sample_next(size_t n) {
   return TMC_UNLIKELY(t.bytes_left < 0) && sample_point();
 }
 
-// A sampled allocation, on a page of its own (aligned to 4096 when smaller than jemalloc's
-// large classes, which have pages of their own), so that whether
-// its page is evicted or faults tells how *this* object is used, not its neighbours: the
-// profile's evicted shares and faults are per object, and segregation (segregation.h) can
-// tell a cold site from a hot one that shares its pages. Costs a page per sample (0.4% of
-// the heap at one sample per MiB). nullptr if jemalloc has no memory: the caller then
-// takes its ordinary path, which reports the failure its own way.
+// A sampled allocation. With isolation on (TMC_SEGREGATE), on a page of its own (aligned to
+// 4096 when smaller than jemalloc's large classes, which have pages of their own), so that
+// whether its page is evicted or faults tells how *this* object is used, not its
+// neighbours, and segregation (segregation.h) can tell a cold site from a hot one that
+// shares its pages; that costs a page per sample (0.4% of the heap at one sample per MiB).
+// Without it, placed as an ordinary allocation. nullptr if jemalloc has no memory: the
+// caller then takes its ordinary path, which reports the failure its own way.
 TMC_COLD void* sampled_alloc(size_t n, size_t alignment, bool zero);
-// realloc's: the object moves to a page of its own (p is not null, n is not 0).
+// realloc's (p is not null, n is not 0); with isolation the object moves to a page of its own.
 TMC_COLD void* sampled_realloc(void* p, size_t n);
+
+// Isolation of sampled objects (above): set once at start-up, before threads run. An
+// isolated sample's size class is not the one its requested size gives, so a sized free of
+// it (operator delete with a size) must go through free() instead (preload/site_paths.h).
+void set_isolation(bool on);
+extern bool g_isolate;
+TMC_ALWAYS_INLINE bool maybe_isolated(const void* p) { return g_isolate && g_table.maybe_sampled(p); }
 
 // Before every free (and before realloc moves or frees its argument).
 TMC_ALWAYS_INLINE void on_free(void* p) {

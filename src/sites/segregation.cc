@@ -18,6 +18,12 @@ namespace {
 constexpr double kColdShare = 0.8;      // a caller this evicted becomes cold...
 constexpr double kOrdinaryShare = 0.5;  // ...and ordinary again under this
 constexpr uint32_t kMinSamples = 8;
+// A cold caller must also stand out: its share at least this much above that of the rest
+// of the sampled heap, which must hold a tenth of it. When everything is evicted (a server
+// idle for a while) nothing is hotter than anything else, and segregating would only move
+// allocations that are about to turn hot.
+constexpr double kMinContrast = 0.3;
+constexpr double kMinRestShare = 0.1;
 constexpr double kMixedSiteShare = 0.1;  // a stack this big a part of its caller's bytes...
 constexpr double kMixedHotShare = 0.5;   // ...evicted less than this makes the caller mixed,
                                          // and so does one that leads to another function
@@ -130,9 +136,17 @@ void decide_cold_callers(EvictedBytesFn evicted_bytes, uint64_t min_age_ns, uint
     }
     any = true;
   }
+  double all_bytes = 0, all_evicted = 0;
+  for (size_t i = 0; i < CallerMap::kSlots; ++i) {
+    all_bytes += callers.slots()[i].bytes;
+    all_evicted += callers.slots()[i].evicted;
+  }
   for (size_t i = 0; i < CallerMap::kSlots; ++i) {
     const Caller& c = callers.slots()[i];
     if (c.return_address == 0 || c.samples < kMinSamples || c.mixed || c.evicted < kColdShare * c.bytes) continue;
+    const double rest_bytes = all_bytes - c.bytes;
+    if (rest_bytes < kMinRestShare * all_bytes) continue;
+    if (c.evicted / c.bytes - (all_evicted - c.evicted) / rest_bytes < kMinContrast) continue;
     auto& slot = g_cold_callers[cold_slot(c.return_address)];
     uintptr_t held = slot.load(std::memory_order_relaxed);
     if (held == c.return_address) continue;

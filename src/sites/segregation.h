@@ -12,8 +12,10 @@
 //   - a caller becomes cold when that share reaches 80% (with at least 8 live samples),
 //     unless it is mixed: a stack through it holding 10% or more of its bytes is mostly
 //     resident, or two such stacks go on to different functions (the caller is a malloc
-//     wrapper, such as Redis's zmalloc, standing for many sites: after an idle spell every
-//     one of them looks cold, and segregating the wrapper would move the whole heap);
+//     wrapper, such as Redis's zmalloc, standing for many sites), and unless it fails to
+//     stand out: its share must be 30 points above that of the rest of the sampled heap
+//     (a tenth of it at least); after an idle spell everything is evicted, and a rule
+//     without contrast took every zmalloc entry point of Redis for a cold site;
 //   - a cold caller becomes ordinary again when the share falls under 50% (its sampled
 //     objects keep being placed on pages of their own, so a site that turns hot is seen).
 // Decisions apply to new allocations only: no object ever moves.

@@ -131,8 +131,8 @@ int run_estimate() {
   for (auto& p : large) memset(p = alloc_large(5000), 2, 5000);
   for (size_t i = 0; i < small.size(); i += 2) free(small[i]), small[i] = nullptr;
   // The truth is counted at jemalloc's size class for the request, as the profile counts
-  // it: the smallest usable size seen (a sampled object sits on a page of its own, so its
-  // usable size is a page or more).
+  // it: the smallest usable size seen (under TMC_SEGREGATE a sampled object sits on a page
+  // of its own, and its usable size is a page or more).
   size_t small_class = SIZE_MAX, large_class = SIZE_MAX;
   for (void* p : small)
     if (p != nullptr) small_class = std::min(small_class, malloc_usable_size(p));
