@@ -288,8 +288,10 @@ def pct(a, b):
 # Immediate callers of malloc (frames[0]: the return address segregation decides on) in a
 # `tmcctl sites --json` profile, with segregation.h's rule applied to all live samples (the
 # library counts only samples older than twice the cold age, which tmcctl does not show):
-# cold when >= 8 samples and >= 80% of the bytes on evicted pages, unless mixed (a stack
-# holding >= 10% of the caller's bytes under 50% evicted).
+# cold when >= 8 samples and >= 80% of the bytes on evicted pages, at least 30 points above
+# the rest of the sampled heap (which must hold a tenth of it), unless mixed (a stack holding
+# >= 10% of the caller's bytes under 50% evicted, or two such stacks going on to different
+# functions).
 def callers(name):
     try:
         j = json.load(open(os.path.join(raw, name)))
@@ -301,11 +303,18 @@ def callers(name):
         key = f"{fr['function'] or fr.get('module') or '?'}+{fr['offset']:#x}"
         c = by.setdefault(key, {"key": key, "bytes": 0, "evicted": 0, "samples": 0, "sites": []})
         c["bytes"] += s["bytes"]; c["evicted"] += s["evicted_bytes"]; c["samples"] += s["live_samples"]; c["sites"].append(s)
+    all_bytes = sum(c["bytes"] for c in by.values())
+    all_evicted = sum(c["evicted"] for c in by.values())
     for c in by.values():
-        hot = [s for s in c["sites"] if s["bytes"] > 0 and s["bytes"] >= 0.1 * c["bytes"] and s["evicted_bytes"] < 0.5 * s["bytes"]]
-        c["mixed"], c["hot_bytes"] = bool(hot), sum(s["bytes"] for s in hot)
+        big = [s for s in c["sites"] if s["bytes"] > 0 and s["bytes"] >= 0.1 * c["bytes"]]
+        hot = [s for s in big if s["evicted_bytes"] < 0.5 * s["bytes"]]
+        nexts = {(s["frames"][1]["address"] if len(s["frames"]) > 1 else "") for s in big}
+        c["mixed"], c["hot_bytes"] = bool(hot) or len(nexts) > 1, sum(s["bytes"] for s in hot)
         c["share_evicted"] = c["evicted"] / c["bytes"] if c["bytes"] else 0
-        c["cold"] = c["samples"] >= 8 and c["share_evicted"] >= 0.8 and not c["mixed"]
+        rest = all_bytes - c["bytes"]
+        c["contrast"] = c["share_evicted"] - ((all_evicted - c["evicted"]) / rest if rest > 0 else 1)
+        c["cold"] = (c["samples"] >= 8 and c["share_evicted"] >= 0.8 and not c["mixed"] and rest >= 0.1 * all_bytes
+                     and c["contrast"] >= 0.3)
     return sorted(by.values(), key=lambda c: -c["bytes"]), j["total"]["bytes"]
 
 def callers_table(name, title):
@@ -316,7 +325,7 @@ def callers_table(name, title):
     L.append("| immediate caller | sampled bytes | share | live samples | stacks | on evicted pages | mixed | cold by the rule |")
     L.append("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for c in cs[:8]:
-        mixed = f"yes ({pct(c['hot_bytes'], c['bytes'])} of its bytes in such stacks)" if c["mixed"] else "no"
+        mixed = ("no" if not c["mixed"] else f"yes ({pct(c['hot_bytes'], c['bytes'])} of its bytes in mostly resident stacks)" if c["hot_bytes"] else "yes (its stacks go on to different functions)")
         L.append(f"| `{c['key']}` | {c['bytes'] / 2**20:.1f} MiB | {pct(c['bytes'], total)} | {c['samples']} | {len(c['sites'])} | "
                  f"{100 * c['share_evicted']:.0f}% | {mixed} | {'yes' if c['cold'] else 'no'} |")
     if len(cs) > 8:
@@ -375,8 +384,9 @@ if pf is not None:
 L += callers_table("seg0.sites.json", f"## Immediate callers of malloc, TMC_SEGREGATE=0, {meta['capture_at']} s into the load")[:2]
 L.append("What TMC_SEGREGATE decides on: the sampled live bytes grouped by the first frame of their stacks, the return address "
          "into the function that called malloc. A caller becomes cold when it has 8 live samples or more and 80% of their "
-         "bytes are on evicted pages, unless a stack through it holding 10% or more of its bytes is under 50% evicted "
-         "(\"mixed\"); it becomes ordinary again under 50%. The library counts only samples older than twice the cold age "
+         "bytes are on evicted pages, at least 30 points above the rest of the sampled heap (a tenth of it at least), "
+         "unless it is mixed: a stack through it holding 10% or more of its bytes is under 50% evicted, or two such "
+         "stacks go on to different functions; it becomes ordinary again under 50%. The library counts only samples older than twice the cold age "
          "(60 s here), which `tmcctl sites` does not show: the last column applies the rule to all live samples. In Redis "
          "the callers are zmalloc's entry points (`ztrymalloc_usable_internal` is inlined into each).")
 L.append("")
