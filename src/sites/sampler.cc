@@ -41,7 +41,6 @@ uintptr_t g_ring[kRingSize];
 std::atomic<uint64_t> g_ring_head{0};  // next to write
 std::atomic<uint64_t> g_ring_tail{0};  // next to read
 std::atomic<uint64_t> g_faults_lost{0};
-std::atomic<uint64_t> g_faults_seen{0};
 
 uint64_t now_ns() {
   timespec ts;
@@ -210,7 +209,6 @@ void free_maybe_sampled(void* p) {
 
 void note_fault(uintptr_t page) {
   if (!g_table.maybe_sampled_page(page)) return;
-  g_faults_seen.fetch_add(1, std::memory_order_relaxed);
   uint64_t head = g_ring_head.load(std::memory_order_relaxed);
   if (head - g_ring_tail.load(std::memory_order_acquire) >= kRingSize) {
     g_faults_lost.fetch_add(1, std::memory_order_relaxed);
