@@ -12,6 +12,8 @@ packages=(
   # the cluster-aware clients of bench/cluster.sh (redis.cluster.RedisCluster, pymemcache's HashClient)
   python3-redis python3-pymemcache
   libpython3.11-testsuite
+  # user-space backtraces of a hung test (tests/hang_dump.sh)
+  gdb
   # the lz4 and zstd command-line tools: compressibility of the benchmark datasets
   lz4 zstd
   # the plots of bench/compare_zram.sh (scripts/compare_report.py); util-linux has mkswap/swapon
