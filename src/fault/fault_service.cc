@@ -399,7 +399,9 @@ class FaultService {
   // installed (or known gone): `old` → `now`, and what `old` held is given up. During a fork
   // window the change is logged first and the blob is kept (reclaim/fork_window.h); the
   // counters change at once either way. False if the word was no longer `old`.
-  bool retire(PageEntry* entry, PageWord old, PageWord now) {
+  // With keep_blob (a Compressed page coming back with its blob retained: `now` names it),
+  // the blob is not released.
+  bool retire(PageEntry* entry, PageWord old, PageWord now, bool keep_blob = false) {
     // Every change is logged, not only those that free a blob: a forked child served from
     // here must see the word it holds (a SameFilled page that came back after the fork is
     // still SameFilled there).
@@ -412,7 +414,7 @@ class FaultService {
       case PageState::kCompressed:
         // In a window the blob stays: settle() frees it once the child serves itself (or
         // never, if the log was full: leaked rather than freed under the child's copy).
-        if (!window_) e_.pool_.release(old.payload());
+        if (!window_ && !keep_blob) e_.pool_.release(old.payload());
         e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
         break;
       case PageState::kSameFilled:
@@ -496,8 +498,9 @@ class FaultService {
             abort();
           }
           if (install(page, page_) == EAGAIN) return Outcome::kRetry;
-          retire(entry, w, resident);
-          brought_back(kPageSize - size);
+          const bool keep = may_retain(size);
+          come_back(entry, w, now, resident.heat(), size, keep);
+          brought_back(keep ? kPageSize : kPageSize - size);
           bool sequential = page == last_fault_ + kPageSize;
           last_fault_ = page;
           if (sequential) fault_around(page, now);  // moves last_fault_ on
@@ -521,6 +524,34 @@ class FaultService {
       e_.fault_latency_.record(now_ns() - start);
       return Outcome::kDone;
     }
+  }
+
+  // TMC_RETAIN: whether a page coming back may keep its blob of `size` bytes. Never in a
+  // fork window: there every blob of a page brought back is the fork log's to release.
+  bool may_retain(uint32_t size) const {
+    if (window_ || e_.retain_max_ == 0) return false;
+    return e_.retained_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(size) <=
+           static_cast<int64_t>(e_.retain_max_);
+  }
+
+  // A Resident page with a retained blob whose bytes are gone (purged):
+  // the word drops the handle (adding `flags`), then the blob is released. Outside a fork
+  // window only; in one the handle stays, and the reclaimer's comparison drops it later.
+  // False if the word changed first.
+  bool drop_retained(PageEntry* entry, PageWord w, uint8_t flags) {
+    const uint32_t h = w.retained();
+    const PageWord bare = PageWord::make(PageState::kResident, w.epoch(), 0,
+                                         static_cast<uint8_t>((w.flags() & ~heap::kFlagDict) | flags), w.heat());
+    if (!entry->cas(w, bare)) return false;
+    uint32_t size = 0;
+    {
+      SpinLockGuard guard(e_.pool_lock_);
+      e_.pool_.data(h, &size);
+    }
+    e_.pool_.release(h);
+    e_.forget_retained(size, /*released=*/true);
+    e_.retained_changed_.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
   // A fault on a Resident page: never evicted, or purged; a page in a registered block that
@@ -551,11 +582,15 @@ class FaultService {
   // Brings an evicted page back without a fault of its own (fault-around, restore): the
   // page goes in without a wake-up (a thread faulting on it meanwhile is woken when its own
   // message is served). Returns false if it was not brought back (not evicted, cannot be
-  // decoded, or cannot be installed at once); *blob_size gets the blob's size.
+  // decoded, or cannot be installed at once); *blob_size gets the size of the blob given
+  // up (0 if none, or if the page keeps it).
   // With keep_age the page keeps its epoch and heat: it is as cold as before and is evicted
   // again at the reclaimer's next pass that finds it eligible (a fork's restore).
+  // With may_keep the page may keep its blob (TMC_RETAIN): fault-around, whose pages are
+  // brought back ahead of use and often evicted again unchanged. A restore keeps none: it
+  // is asked for when every page must be in memory (mlockall, a core dump, a debugger).
   bool bring_back(uintptr_t page, PageEntry* entry, uint32_t now, const char* path, uint32_t* blob_size,
-                  bool keep_age = false) {
+                  bool keep_age = false, bool may_keep = false) {
     PageWord w = entry->load();
     const void* src = nullptr;
     *blob_size = 0;
@@ -580,11 +615,28 @@ class FaultService {
         return false;
     }
     if (e_.uffd_.copy(reinterpret_cast<void*>(page), src, kPageSize, false) != 0) return false;
-    if (keep_age) return retire(entry, w, PageWord::make(PageState::kResident, w.epoch(), 0, 0, w.heat()));
     // Brought back ahead of use: as much a refault as a faulting page, for the back-off.
-    uint8_t heat = policy::next_heat(w.heat(), w.age(now), e_.age_threshold_.load(std::memory_order_relaxed),
-                                     heap::kMaxHeat);
-    return retire(entry, w, PageWord::make(PageState::kResident, now, 0, 0, heat));
+    const uint32_t epoch = keep_age ? w.epoch() : now;
+    const uint8_t heat = keep_age ? w.heat()
+                                  : policy::next_heat(w.heat(), w.age(now),
+                                                      e_.age_threshold_.load(std::memory_order_relaxed), heap::kMaxHeat);
+    const bool keep = may_keep && w.state() == PageState::kCompressed && may_retain(*blob_size);
+    if (!come_back(entry, w, epoch, heat, *blob_size, keep)) return false;
+    if (keep) *blob_size = 0;
+    return true;
+  }
+
+  // A Compressed or SameFilled page is in place again (installed): its word becomes
+  // Resident with `epoch` and `heat`, keeping the blob (of blob_size bytes) if `keep`.
+  bool come_back(PageEntry* entry, PageWord w, uint32_t epoch, uint8_t heat, uint32_t blob_size, bool keep) {
+    if (keep) {
+      PageWord kept = PageWord::make(PageState::kResident, epoch, w.payload(), w.flags() & heap::kFlagDict, heat);
+      if (!retire(entry, w, kept, /*keep_blob=*/true)) return false;
+      e_.retained_bytes_.fetch_add(blob_size, std::memory_order_relaxed);
+      e_.retained_pages_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    return retire(entry, w, PageWord::make(PageState::kResident, epoch, 0, 0, heat));
   }
 
   // A fault right after the previous page's looks like a sequential run (a scan, a forked
@@ -600,7 +652,7 @@ class FaultService {
       // back only when that object is touched: its state is the object's temperature.
       if (sites::g_table.maybe_sampled_page(next)) return;
       uint32_t size = 0;
-      if (!bring_back(next, entry, now, "fault-around", &size)) return;
+      if (!bring_back(next, entry, now, "fault-around", &size, /*keep_age=*/false, /*may_keep=*/true)) return;
       e_.fault_around_.fetch_add(1, std::memory_order_relaxed);
       brought_back(kPageSize - size);
       last_fault_ = next;
@@ -718,6 +770,10 @@ class FaultService {
           continue;
         }
         if (w.state() == PageState::kResident) {
+          if (w.retained() != 0 && !window_) {
+            if (drop_retained(entry, w, zap)) break;
+            continue;
+          }
           if ((w.flags() & zap) == zap || entry->cas(w, w.with_flags(zap))) break;
           continue;
         }

@@ -30,6 +30,17 @@
 //            was last seen used (faulted back, seen written) or was evicted
 //   payload: Staged: staging slot; Compressed: pool handle (< 2^27, Pool::kMaxHandles).
 //            SameFilled keeps its fill word in the entry's second word.
+//            Resident: 0, or the handle of the page's *retained* blob (TMC_RETAIN).
+//
+// Retained blobs. A page a fault brings back from Compressed may keep its blob (outside a
+// fork window, up to TMC_RETAIN bytes of such blobs): the Resident word then carries the
+// handle, and kFlagDict if the blob decodes with the dictionary. The blob is a copy of
+// bytes the page held once, nothing more: the program may have written the page since
+// (nothing tracks writes), so the reclaimer reuses it only after decoding it and comparing
+// it byte for byte with the page it has just moved out. The handle belongs to whoever owns
+// the word: the fault thread releases it when a purge names the page, the reclaimer when it
+// takes the page (Resident -> Evicting) and the bytes differ; a word that changes drops it
+// only through those two.
 //   heat:    thrash back-off, carried through every state: raised when a page comes back
 //            sooner than it had waited to be evicted, lowered when it stayed out long; a
 //            page of heat h waits 2^h times the age threshold before its next eviction
@@ -53,7 +64,7 @@ enum class PageState : uint8_t {
 // Flags (bits 4-7 of the word).
 inline constexpr uint8_t kFlagPurged = 1;         // purged while the reclaimer owned it
 inline constexpr uint8_t kFlagIncompressible = 2;  // Resident: did not compress; retry later
-inline constexpr uint8_t kFlagDict = 4;            // Compressed: with the engine's dictionary
+inline constexpr uint8_t kFlagDict = 4;            // Compressed, or Resident with a retained blob: with the engine's dictionary
 // Resident: a purge the application made without libtmc's madvise (a raw system call,
 // io_uring) named this page, and the kernel zaps it only after the event is read: until a
 // fault or the pagemap shows the page gone, the reclaimer leaves it where it is (moved out
@@ -91,6 +102,9 @@ struct PageWord {
                     (static_cast<uint64_t>(heat > kMaxHeat ? kMaxHeat : heat) << 59)};
   }
   PageWord with_flags(uint8_t f) const { return PageWord{raw | (static_cast<uint64_t>(f & 0xf) << 4)}; }
+  // Resident: the handle of the page's retained blob (0: none), and its dictionary flag.
+  uint32_t retained() const { return state() == PageState::kResident ? payload() : 0; }
+  uint8_t retained_flags() const { return retained() != 0 ? static_cast<uint8_t>(flags() & kFlagDict) : 0; }
 };
 
 // One per managed OS page, in a region's page table.

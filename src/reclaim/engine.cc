@@ -249,6 +249,7 @@ bool Engine::start(heap::RegionSet* regions) {
   fork_events_ = uffd_.features().has(UFFD_FEATURE_EVENT_FORK);
   hash_seed_ = draw_hash_seed();
   dedup_ = control::option_bool(OptionId::dedup);
+  retain_max_ = control::option(OptionId::retain);
   const char* collide = platform::env_get("TMC_TEST_DEDUP_COLLIDE");
   dedup_collide_ = collide != nullptr && collide[0] == '1';
   void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
@@ -546,7 +547,15 @@ uint64_t Engine::restore_all(uint64_t timeout_ns, bool keep_age, uint64_t* left)
 void Engine::fill_stats(tmc_stats* out) const {
   out->compressed_pages = compressed_pages_.load(std::memory_order_relaxed);
   out->orig_bytes = out->compressed_pages * heap::kPageSize;
-  out->compr_bytes = pool_.compr_bytes();
+  // Retained copies are in the pool but belong to resident pages. (One that dedup shares
+  // with a Compressed page counts once in the pool: the clamp keeps the difference sane.)
+  const int64_t retained = retained_bytes_.load(std::memory_order_relaxed);
+  const uint64_t pooled = pool_.compr_bytes();
+  out->compr_bytes = retained > 0 ? (pooled > static_cast<uint64_t>(retained) ? pooled - static_cast<uint64_t>(retained) : 0) : pooled;
+  out->retained_pages = static_cast<uint64_t>(std::max<int64_t>(0, retained_pages_.load(std::memory_order_relaxed)));
+  out->retained_bytes = static_cast<uint64_t>(std::max<int64_t>(0, retained));
+  out->retained_reused = retained_reused_.load(std::memory_order_relaxed);
+  out->retained_changed = retained_changed_.load(std::memory_order_relaxed);
   out->pool_bytes = pool_.pool_bytes();
   out->pool_recycled_pages = recycler_.recycled();
   out->zero_pages = zero_pages_.load(std::memory_order_relaxed);

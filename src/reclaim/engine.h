@@ -162,6 +162,22 @@ class Engine {
   std::atomic<uint64_t> dedup_index_bytes_{0};  // dedup_index_.memory_bytes(), for the stats
   std::atomic<uint64_t> dedup_compared_{0}, dedup_collisions_{0}, cpu_ns_dedup_{0};
 
+  // Clean-page retention (TMC_RETAIN; heap/page_state.h "Retained"): a page a fault brings
+  // back keeps its blob, up to retain_max_ bytes of such blobs, so that evicting it again
+  // with the same bytes costs no compression. retained_bytes_ and retained_pages_ count the
+  // blobs held so; the fault thread adds, whoever releases one subtracts.
+  uint64_t retain_max_ = 0;
+  std::atomic<int64_t> retained_bytes_{0}, retained_pages_{0};
+  std::atomic<uint64_t> retained_reused_{0}, retained_changed_{0};
+  // Accounts for a retained blob of `size` bytes given up: reused by an eviction (it stays
+  // in the pool, now a Compressed page's), or released (the RSS estimate of the target's
+  // hold drops by its size, as when a fault releases a blob).
+  void forget_retained(uint32_t size, bool released) {
+    retained_bytes_.fetch_sub(size, std::memory_order_relaxed);
+    retained_pages_.fetch_sub(1, std::memory_order_relaxed);
+    if (released) over_target_.fetch_sub(size, std::memory_order_relaxed);
+  }
+
   pthread_mutex_t reclaim_lock_ = PTHREAD_MUTEX_INITIALIZER;
   SpinLock staging_lock_;
   SpinLock pool_lock_;

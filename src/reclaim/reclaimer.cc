@@ -109,6 +109,11 @@ struct Slot {
   pool::Handle handle;
   uint64_t hash;  // codec::page_hash of the page's bytes (TMC_VERIFY, dedup), for its entry; 0: not taken
   bool shared;    // handle is another page's blob, with a reference of this page's (dedup)
+  // The page's retained blob (TMC_RETAIN), owned by this slot from the move to Evicting
+  // until encode() reuses or releases it (0: none, or given back to the word).
+  pool::Handle retained;
+  bool retained_dict;
+  bool reused;  // handle is the page's retained blob: no compression, and no new pool bytes
 };
 
 class Reclaimer {
@@ -458,7 +463,7 @@ class Reclaimer {
       if ((w.flags() & heap::kFlagIncompressible) != 0 && w.age(now) < kIncompressibleRetryEpochs) continue;
       if (threshold != 0) {
         if (w.epoch() == 0) {  // first seen: its age counts from now
-          entry->cas(w, PageWord::make(PageState::kResident, now, 0, 0, w.heat()));
+          entry->cas(w, PageWord::make(PageState::kResident, now, w.retained(), w.retained_flags(), w.heat()));
           ++pass_first_seen_;
           continue;
         }
@@ -474,7 +479,7 @@ class Reclaimer {
           if (!policy::eligible(age, strict_ ? 0 : w.heat(), strict_ ? 0 : threshold)) continue;
         }
       }
-      slots_[count_++] = Slot{page, entry, w, {}, 0, 0};
+      slots_[count_++] = Slot{page, entry, w, {}, 0, 0, false, w.retained(), (w.retained_flags() & heap::kFlagDict) != 0, false};
       if (count_ == Engine::kBatchPages) {
         evicted += evict_batch(v, block, now);
         count_ = 0;
@@ -649,13 +654,18 @@ class Reclaimer {
         Slot s = slots_[i + k];
         if (k < done || (k < used && arrived_[k])) {
           PageWord staged_word = PageWord::make(PageState::kStaged, now, slot + k, 0, s.staged.heat());
-          if (!leave_evicting(s.entry, evicting_word(now, s), staged_word)) s.entry = nullptr;  // purged: dead
+          if (!leave_evicting(s.entry, evicting_word(now, s), staged_word)) {  // purged: dead
+            s.entry = nullptr;
+            give_up_retained(s);
+          }
           s.staged = staged_word;
           slots_[staged++] = s;
         } else {
           // Not moved: it stays where it is. ENOENT: purged since the scan; EBUSY: shared or
-          // pinned; EAGAIN: an address-space event is pending.
-          leave_evicting(s.entry, evicting_word(now, s), s.staged);
+          // pinned; EAGAIN: an address-space event is pending. Back in place, the word holds
+          // its retained blob again; purged, the blob goes.
+          if (leave_evicting(s.entry, evicting_word(now, s), s.staged)) s.retained = 0;
+          else give_up_retained(s);
           if (k < used) {  // its slot holds nothing of ours: a dead slot, never read
             s.entry = nullptr;
             slots_[staged++] = s;
@@ -718,8 +728,10 @@ class Reclaimer {
       s.handle = 0;
       s.hash = 0;
       s.shared = false;
+      s.reused = false;
       if (s.entry == nullptr) continue;  // dead: commit drops it (its slot may even be empty)
       const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
+      if (s.retained != 0 && reuse_retained(s, page)) continue;
       const bool looked_up = e_.dedup_ && dedup_candidate(page);
       uint64_t looked_up_hash = 0;
       if (looked_up && share_duplicate(s, page, &looked_up_hash)) continue;
@@ -744,6 +756,44 @@ class Reclaimer {
         e_.incompressible_.fetch_add(1, std::memory_order_relaxed);
       }
     }
+  }
+
+  // TMC_RETAIN (heap/page_state.h): a page that kept its blob when it came back is evicted
+  // again. If the blob decodes to exactly the bytes moved out, it is the page's blob again
+  // and nothing is compressed; otherwise it goes, and the page is compressed as any other.
+  // The comparison is what makes this exact: nothing tracks writes to resident pages.
+  bool reuse_retained(Slot& s, const char* page) {
+    const pool::Handle h = s.retained;
+    s.retained = 0;
+    uint32_t size = 0;
+    // Without pool_lock_: only this thread compacts the pool, and the blob is this slot's.
+    const void* blob = e_.pool_.data(h, &size);
+    const bool same = blob != nullptr && codec_.decode(blob, size, candidate_, s.retained_dict ? &e_.dict_ : nullptr) &&
+                      memcmp(candidate_, page, kPageSize) == 0;
+    e_.forget_retained(size, /*released=*/!same);
+    if (!same) {
+      e_.pool_.release(h);
+      e_.retained_changed_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    s.handle = h;
+    s.reused = true;
+    s.encoded = codec::Encoded{codec::Encoded::Kind::kCompressed, 0, size, s.retained_dict};
+    // The hash the entry keeps must be that of the blob's bytes: those compared equal.
+    s.hash = verify_ ? codec::page_hash(candidate_, e_.hash_seed_) : 0;
+    e_.retained_reused_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  // A retained blob the slot owns whose page was purged under the move: it goes.
+  void give_up_retained(Slot& s) {
+    if (s.retained == 0) return;
+    uint32_t size = 0;
+    e_.pool_.data(s.retained, &size);
+    e_.pool_.release(s.retained);
+    e_.forget_retained(size, /*released=*/true);
+    e_.retained_changed_.fetch_add(1, std::memory_order_relaxed);
+    s.retained = 0;
   }
 
   // Pool dedup (dedup/content_index.h). Whether dedup looks at this page: not a same-filled
@@ -861,7 +911,7 @@ class Reclaimer {
           if (s.entry->cas(s.staged, PageWord::make(PageState::kCompressed, now, s.handle,
                                                     s.encoded.with_dict ? heap::kFlagDict : 0, s.staged.heat()))) {
             e_.compressed_pages_.fetch_add(1, std::memory_order_relaxed);
-            freed += static_cast<int64_t>(kPageSize) - (s.shared ? 0 : s.encoded.size);
+            freed += static_cast<int64_t>(kPageSize) - (s.shared || s.reused ? 0 : s.encoded.size);
             ++done;
           } else {
             e_.pool_.release(s.handle);

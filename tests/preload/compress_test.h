@@ -57,12 +57,14 @@ inline uint64_t evicted_now(const tmc_stats& s) { return s.compressed_pages + s.
 
 inline void print_stats(const char* what, const tmc_stats& s) {
   printf("%s: evictions=%llu faults=%llu refaults=%llu compressed_pages=%llu zero_pages=%llu same_pages=%llu "
-         "compr_bytes=%llu pool_bytes=%llu dict_bytes=%llu rss=%llu MiB fault p50/p99=%llu/%llu ns\n",
+         "compr_bytes=%llu pool_bytes=%llu dict_bytes=%llu rss=%llu MiB fault p50/p99=%llu/%llu ns "
+         "retained_pages=%llu retained_reused=%llu retained_changed=%llu\n",
          what, (unsigned long long)s.evictions, (unsigned long long)s.faults, (unsigned long long)s.refaults,
          (unsigned long long)s.compressed_pages, (unsigned long long)s.zero_pages, (unsigned long long)s.same_pages,
          (unsigned long long)s.compr_bytes, (unsigned long long)s.pool_bytes, (unsigned long long)s.dict_bytes,
          (unsigned long long)(s.rss_bytes >> 20), (unsigned long long)s.fault_ns_p50,
-         (unsigned long long)s.fault_ns_p99);
+         (unsigned long long)s.fault_ns_p99, (unsigned long long)s.retained_pages,
+         (unsigned long long)s.retained_reused, (unsigned long long)s.retained_changed);
   fflush(stdout);
 }
 
