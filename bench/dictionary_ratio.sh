@@ -3,7 +3,9 @@
 # into a plain Debian redis-server, copies its heap pages (every non-zero page of its large
 # anonymous mappings, from /proc/PID/mem) into a file, and runs build/bench/bench_dict_ratio
 # on them (libtmc's own codec and dictionary code), with the dictionary filled the way the
-# reclaimer fills it and, for comparison, from the middle of the heap.
+# reclaimer fills it and, for comparison, from the middle of the heap; then
+# build/bench/bench_deep_ratio (straight libzstd) on the same pages: higher zstd levels and
+# larger dictionaries, what recompressing long-idle pages could gain.
 #
 # usage: bench/dictionary_ratio.sh [--keys 250000] [--seed 1] [--build-dir build] [--out bench/results]
 set -euo pipefail
@@ -31,7 +33,9 @@ source "$REPO/bench/datasets/compress_lib.sh"
 [[ "$keys" =~ ^[1-9][0-9]*$ ]] || die "--keys needs a positive integer"
 build_dir="$(cd "$build_dir" 2>/dev/null && pwd)" || die "no build directory '$build_dir'"
 tool="$build_dir/bench/bench_dict_ratio"
+deep_tool="$build_dir/bench/bench_deep_ratio"
 [[ -x "$tool" ]] || die "$tool is not built (cmake --build $build_dir --target bench_dict_ratio)"
+[[ -x "$deep_tool" ]] || die "$deep_tool is not built (cmake --build $build_dir --target bench_deep_ratio)"
 need_bin redis-server redis-cli
 mkdir -p "$out"
 
@@ -75,6 +79,7 @@ PY
 step "ratios"
 "$tool" "$WORK/heap.pages" >"$WORK/start.md"
 "$tool" "$WORK/heap.pages" --from-middle --stride 1 >"$WORK/middle.md"
+"$deep_tool" "$WORK/heap.pages" --step 16 --levels 1,3,6,9 --dicts 128,512,2048 >"$WORK/deep.md"
 {
   echo "# Compression dictionary: per-page ratio on a Redis heap"
   echo
@@ -96,6 +101,14 @@ step "ratios"
   echo "## Dictionary from 32 consecutive pages in the middle of the heap"
   echo
   cat "$WORK/middle.md"
+  echo
+  echo "## Deeper: higher zstd levels and larger dictionaries (bench/micro/deep_ratio.cc)"
+  echo
+  echo "Raw-content dictionaries of pages taken evenly over the heap (no training); every 16th page"
+  echo "compressed alone, dictionary pages left out; straight libzstd, one thread. What recompressing"
+  echo "long-idle blobs could gain, and what each page would cost."
+  echo
+  cat "$WORK/deep.md"
 } >"$out/dictionary.md"
 log "wrote $out/dictionary.md"
 cat "$out/dictionary.md"
