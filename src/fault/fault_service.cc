@@ -58,7 +58,11 @@ class FaultService {
     spin_ns_ = control::option(control::OptionId::fault_spin);
     hold_max_ns_ = control::option(control::OptionId::target_hold);
     verify_ = control::option_bool(control::OptionId::verify);
-    restore_seen_ = e_.restore_asked_.load(std::memory_order_acquire);
+    // The requests served so far, not the requests made: a restore_all() asked before this
+    // thread got here (a fork at the very start of a process without fork events, whose
+    // prefork restores every page) must still be served. Read from restore_asked_ it was
+    // taken as served, and fork() waited for it forever.
+    restore_seen_ = e_.restore_passes_.load(std::memory_order_acquire);
     page_ = static_cast<char*>(base::meta_alloc(kPageSize));
     zero_ = static_cast<char*>(base::meta_alloc(kPageSize));
     return page_ != nullptr && zero_ != nullptr;
@@ -812,6 +816,12 @@ class FaultService {
 void* fault_service_main(void* arg) {
   Engine& e = *static_cast<Engine*>(arg);
   e.fault_tid_.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
+  // Testing only (TMC_TEST_FAULT_START_DELAY_MS): a thread that starts late, as it may on a
+  // loaded machine.
+  if (e.fault_start_delay_ms_ != 0) {
+    timespec ts{static_cast<time_t>(e.fault_start_delay_ms_ / 1000), static_cast<long>(e.fault_start_delay_ms_ % 1000) * 1000000};
+    nanosleep(&ts, nullptr);
+  }
   void* memory = base::meta_alloc(sizeof(FaultService));
   if (memory == nullptr) {
     e.fail("allocating the fault service", ENOMEM);

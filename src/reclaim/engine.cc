@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
@@ -252,6 +253,8 @@ bool Engine::start(heap::RegionSet* regions) {
   retain_max_ = control::option(OptionId::retain);
   const char* collide = platform::env_get("TMC_TEST_DEDUP_COLLIDE");
   dedup_collide_ = collide != nullptr && collide[0] == '1';
+  const char* delay = platform::env_get("TMC_TEST_FAULT_START_DELAY_MS");
+  fault_start_delay_ms_ = delay != nullptr ? static_cast<uint32_t>(strtoul(delay, nullptr, 10)) : 0;
   void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void* doorbell = mmap(nullptr, heap::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

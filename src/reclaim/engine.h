@@ -158,6 +158,9 @@ class Engine {
   // lookup meets a page of other bytes, as an aimed hash collision would. Read at start:
   // a forked child's reclaimer must not read environ, which may be in the heap.
   bool dedup_collide_ = false;
+  // Testing only (TMC_TEST_FAULT_START_DELAY_MS): the fault thread sleeps this long before
+  // it sets up, as a thread scheduled late on a loaded machine would (data_path.early_fork).
+  uint32_t fault_start_delay_ms_ = 0;
   dedup::ContentIndex dedup_index_;
   std::atomic<uint64_t> dedup_index_bytes_{0};  // dedup_index_.memory_bytes(), for the stats
   std::atomic<uint64_t> dedup_compared_{0}, dedup_collisions_{0}, cpu_ns_dedup_{0};

@@ -526,6 +526,25 @@ static int test_after_fork_evict(void) {
   return 0;
 }
 
+// A fork at the very start of a process that gets no fork events, before the fault thread
+// has set itself up: prefork asks it to bring every page back (restore_all) and waits. The
+// thread took requests made before it started as already served, and fork() hung for good
+// (seen twice in CI as compress_fork.no_fork_events stuck on its first fork). Run with
+// TMC_TEST_NO_FORK_EVENTS=1 TMC_TEST_FAULT_START_DELAY_MS=300, which makes that start late.
+static int test_early_fork(void) {
+  pid_t pid = fork();
+  if (pid < 0) return fail("fork failed");
+  if (pid == 0) {
+    char* argv[] = {(char*)"/bin/true", NULL};
+    execv("/bin/true", argv);
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return fail("the child of the early fork did not run /bin/true");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   static const struct {
     const char* name;
@@ -537,6 +556,7 @@ int main(int argc, char** argv) {
       {"lazyfree_staging", test_lazyfree_staging}, {"after_fork_evict", test_after_fork_evict},
       {"raw_free_write", test_raw_free_write}, {"stdio_malloc_fork", test_stdio_malloc_fork},
       {"signal_fork", test_signal_fork},     {"thread_churn_fork", test_thread_churn_fork},
+      {"early_fork", test_early_fork},
   };
   if (argc != 2) {
     fprintf(stderr, "usage: %s TEST\n", argv[0]);
