@@ -23,17 +23,17 @@ size_t lz4_dict_stream_size();
 const void* lz4_load_dict(void* workspace, size_t size, const void* content, size_t content_size);
 
 // zstd (static contexts sized for one 4 KiB input at `level` with a dictionary of up to
-// Dictionary::kZstdBytes; magic-less frames).
+// dict_bytes, Dictionary::kZstdBytes when 0; magic-less frames).
 struct ZstdContexts {
   void* cctx;
   void* dctx;
 };
 // Bytes needed for both contexts at `level` (0 if the level is out of range).
-size_t zstd_workspace_size(int level);
+size_t zstd_workspace_size(int level, size_t dict_bytes);
 // The largest blob zstd may make of a page. zstd needs a few bytes of room beyond the
 // blob it makes (up to 9 measured), so compress with this capacity and compare after.
 size_t zstd_bound();
-bool zstd_init(void* workspace, size_t size, int level, ZstdContexts* out);
+bool zstd_init(void* workspace, size_t size, int level, size_t dict_bytes, ZstdContexts* out);
 // cdict / ddict: a dictionary's (zstd_build_dicts), or nullptr for none.
 uint32_t zstd_compress(void* cctx, const void* cdict, const void* page, void* out, uint32_t capacity);
 bool zstd_decompress(void* dctx, const void* ddict, const void* blob, uint32_t size, void* page_out);

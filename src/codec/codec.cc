@@ -55,10 +55,10 @@ void PageCodec::release_workspace() {
   set_name(name_, sizeof(name_), "none", 0);
 }
 
-bool PageCodec::init(CodecKind kind, int zstd_level) {
+bool PageCodec::init(CodecKind kind, int zstd_level, size_t dict_bytes) {
   release_workspace();
   size_t need = kind == CodecKind::kLz4 ? detail::lz4_workspace_size()
-                                        : detail::zstd_workspace_size(zstd_level);
+                                        : detail::zstd_workspace_size(zstd_level, dict_bytes);
   size_t contexts = need;
   if (kind == CodecKind::kZstd && need != 0) need += detail::zstd_bound();
   if (need == 0) {
@@ -77,7 +77,7 @@ bool PageCodec::init(CodecKind kind, int zstd_level) {
     ok = cctx_ != nullptr;
   } else {
     detail::ZstdContexts ctx{};
-    ok = detail::zstd_init(ws, contexts, zstd_level, &ctx);
+    ok = detail::zstd_init(ws, contexts, zstd_level, dict_bytes, &ctx);
     cctx_ = ctx.cctx;
     dctx_ = ctx.dctx;
     scratch_ = static_cast<char*>(ws) + contexts;

@@ -51,11 +51,12 @@ class PageCodec {
   PageCodec(const PageCodec&) = delete;
   PageCodec& operator=(const PageCodec&) = delete;
 
-  // Maps the scratch memory and sets the backend up. zstd_level is used by kZstd only
-  // (1..ZSTD_maxCLevel(); the contexts are sized for 4 KiB inputs at that level).
+  // Maps the scratch memory and sets the backend up. zstd_level and dict_bytes are used by
+  // kZstd only (1..ZSTD_maxCLevel(); the contexts are sized for 4 KiB inputs at that level
+  // after a dictionary of up to dict_bytes, Dictionary::kZstdBytes when 0).
   // Returns false (and logs why) if memory or the backend is unavailable; the codec is
   // then unusable. Calling init() again re-initialises.
-  bool init(CodecKind kind, int zstd_level = 1);
+  bool init(CodecKind kind, int zstd_level = 1, size_t dict_bytes = 0);
 
   // Turns one page (kPageSize bytes) into a same-filled word, a blob written to out, or
   // a verdict that it does not compress to max_blob bytes. The blob is never larger than

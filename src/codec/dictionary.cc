@@ -15,11 +15,11 @@ namespace {
 size_t round_to_pages(size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
 }  // namespace
 
-bool Dictionary::init(CodecKind kind, int zstd_level) {
+bool Dictionary::init(CodecKind kind, int zstd_level, size_t content_bytes) {
   if (mapping_ != nullptr) return false;  // a dictionary is made once
   kind_ = kind;
   level_ = zstd_level;
-  content_size_ = bytes_for(kind);
+  content_size_ = content_bytes != 0 ? round_to_pages(content_bytes) : bytes_for(kind);
   structures_size_ = round_to_pages(kind == CodecKind::kLz4 ? detail::lz4_dict_stream_size()
                                                             : detail::zstd_dicts_size(zstd_level, content_size_));
   if (structures_size_ == 0) {

@@ -30,11 +30,16 @@ class Dictionary {
   Dictionary& operator=(const Dictionary&) = delete;
   // The mapping is never unmapped: blobs may refer to the dictionary until the process ends.
 
-  // Maps room for the samples and for the codec's structures (zstd: at `zstd_level`).
-  // Returns false (and logs why) if memory is short or the level is out of range.
-  bool init(CodecKind kind, int zstd_level);
+  // Maps room for the samples (content_bytes, a multiple of the page size; bytes_for(kind)
+  // when 0) and for the codec's structures (zstd: at `zstd_level`). Returns false (and
+  // logs why) if memory is short or the level is out of range.
+  bool init(CodecKind kind, int zstd_level, size_t content_bytes = 0);
   // Appends one page; returns true once the content is full. Ignored after seal().
   bool add_sample(const void* page);
+  // Drops the samples taken so far (before seal()), to take them again.
+  void discard_samples() {
+    if (!sealed_) used_ = 0;
+  }
   bool full() const { return used_ == content_size_ && content_size_ != 0; }
   // Builds the codec's structures over the content and makes the mapping read-only. Returns
   // false (logged) if the codec refuses; the dictionary is then unusable.

@@ -24,21 +24,21 @@ ZSTD_compressionParameters params(int level, size_t dict_size) {
   return ZSTD_getCParams(level, kPageSize, dict_size);
 }
 
-size_t cctx_size(int level) {
-  return round_up(ZSTD_estimateCCtxSize_usingCParams(params(level, Dictionary::kZstdBytes)));
+size_t cctx_size(int level, size_t dict_bytes) {
+  return round_up(ZSTD_estimateCCtxSize_usingCParams(params(level, dict_bytes != 0 ? dict_bytes : Dictionary::kZstdBytes)));
 }
 size_t dctx_size() { return round_up(ZSTD_estimateDCtxSize()); }
 }  // namespace
 
-size_t zstd_workspace_size(int level) {
+size_t zstd_workspace_size(int level, size_t dict_bytes) {
   if (level < 1 || level > ZSTD_maxCLevel()) return 0;
-  return cctx_size(level) + dctx_size();
+  return cctx_size(level, dict_bytes) + dctx_size();
 }
 
 size_t zstd_bound() { return ZSTD_COMPRESSBOUND(kPageSize); }
 
-bool zstd_init(void* workspace, size_t size, int level, ZstdContexts* out) {
-  size_t csize = cctx_size(level);
+bool zstd_init(void* workspace, size_t size, int level, size_t dict_bytes, ZstdContexts* out) {
+  size_t csize = cctx_size(level, dict_bytes);
   if (size < csize + dctx_size()) return false;
   char* base = static_cast<char*>(workspace);
   ZSTD_CCtx* cctx = ZSTD_initStaticCCtx(base, csize);

@@ -152,6 +152,65 @@ TEST_P(DictionaryTest, UnsealedDictionaryIsNotUsed) {
   EXPECT_FALSE(e.with_dict);
 }
 
+// The deep dictionary (reclaim/deep.h): 512 KiB of content for zstd at a higher level,
+// with a codec sized for it. Pages round-trip, and they come out smaller than with the
+// ordinary zstd -1 codec and 128 KiB dictionary.
+TEST(DeepDictionaryTest, LargerContentAtAHigherLevelRoundTripsAndPacksDenser) {
+  constexpr size_t kDeepBytes = size_t{512} << 10;
+  Dictionary ordinary, deep;
+  fill_dictionary(ordinary, Config{CodecKind::kZstd, 1});
+  ASSERT_TRUE(deep.init(CodecKind::kZstd, 6, kDeepBytes));
+  EXPECT_EQ(deep.content_size(), 0u);
+  Page p;
+  for (uint64_t i = 0; !deep.full(); ++i) {
+    make_sample_page(kAllSampleKinds[i % 4], 1000 + i, p.b);
+    deep.add_sample(p.b);
+  }
+  EXPECT_EQ(deep.content_size(), kDeepBytes);
+  ASSERT_TRUE(deep.seal());
+  PageCodec fast, dense;
+  ASSERT_TRUE(fast.init(CodecKind::kZstd, 1));
+  ASSERT_TRUE(dense.init(CodecKind::kZstd, 6, kDeepBytes));
+  ASSERT_TRUE(dense.self_test(&deep));
+  alignas(64) unsigned char out[2 * kPageSize];
+  uint64_t fast_bytes = 0, dense_bytes = 0;
+  for (SampleKind k : kAllSampleKinds) {
+    for (uint64_t seed = 0; seed < 50; ++seed) {
+      Page page, back;
+      make_sample_page(k, seed, page.b);
+      Encoded a = fast.encode(page.b, out, sizeof(out), kPageSize, &ordinary);
+      ASSERT_EQ(a.kind, Encoded::Kind::kCompressed);
+      fast_bytes += a.size;
+      Encoded b = dense.encode(page.b, out, sizeof(out), kPageSize, &deep);
+      ASSERT_EQ(b.kind, Encoded::Kind::kCompressed);
+      ASSERT_TRUE(b.with_dict);
+      dense_bytes += b.size;
+      memset(back.b, 0xcc, sizeof(back.b));
+      ASSERT_TRUE(dense.decode(out, b.size, back.b, &deep));
+      ASSERT_EQ(0, memcmp(page.b, back.b, kPageSize));
+    }
+  }
+  EXPECT_LT(dense_bytes, fast_bytes) << "zstd -1, 128 KiB: " << fast_bytes << " B; zstd -6, 512 KiB: " << dense_bytes << " B";
+}
+
+TEST(DeepDictionaryTest, DiscardedSamplesAreTakenAgainAndASealedDictionaryKeepsItsContent) {
+  Dictionary d;
+  ASSERT_TRUE(d.init(CodecKind::kZstd, 3, 4 * kPageSize));
+  Page p;
+  make_sample_page(SampleKind::kJson, 1, p.b);
+  d.add_sample(p.b);
+  d.add_sample(p.b);
+  EXPECT_EQ(d.content_size(), 2 * kPageSize);
+  d.discard_samples();
+  EXPECT_EQ(d.content_size(), 0u);
+  EXPECT_FALSE(d.full());
+  for (int i = 0; i < 4; ++i) d.add_sample(p.b);
+  EXPECT_TRUE(d.full());
+  ASSERT_TRUE(d.seal());
+  d.discard_samples();
+  EXPECT_EQ(d.content_size(), 4 * kPageSize);
+}
+
 using DictionaryDeathTest = DictionaryTest;
 TEST_P(DictionaryDeathTest, SealedContentIsReadOnly) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
