@@ -55,6 +55,11 @@ class FaultService {
   bool init() {
     auto kind = control::option(control::OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
     if (!codec_.init(kind, static_cast<int>(control::option(control::OptionId::zstd_level)))) return false;
+    // Deep blobs (TMC_DEEP_AGE) are zstd whatever TMC_CODEC is; decoding needs no more than
+    // the decompression context, so the level does not matter.
+    if (control::option(control::OptionId::deep_age) != 0 &&
+        !deep_codec_.init(codec::CodecKind::kZstd, 1, Engine::kDeepDictBytes))
+      return false;
     spin_ns_ = control::option(control::OptionId::fault_spin);
     hold_max_ns_ = control::option(control::OptionId::target_hold);
     verify_ = control::option_bool(control::OptionId::verify);
@@ -319,7 +324,7 @@ class FaultService {
       case PageState::kCompressed: {
         uint32_t size = 0;
         const void* blob = e_.pool_.data(w.payload(), &size);  // no compaction while forking
-        if (blob == nullptr || !codec_.decode(blob, size, page_, e_.dictionary_for(w))) {
+        if (blob == nullptr || !decode_blob(blob, size, w)) {
           // The child's fault thread would find the same blob: say so here, in the parent,
           // and give the child zeros rather than stop this process.
           log::warn().str("corrupt compressed page at ").hex(page).str(" of a forked child").flush();
@@ -420,6 +425,7 @@ class FaultService {
         // never, if the log was full: leaked rather than freed under the child's copy).
         if (!window_ && !keep_blob) e_.pool_.release(old.payload());
         e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
+        if (Engine::is_deep(old)) e_.deep_pages_.fetch_sub(1, std::memory_order_relaxed);
         break;
       case PageState::kSameFilled:
         (entry->fill == 0 ? e_.zero_pages_ : e_.same_pages_).fetch_sub(1, std::memory_order_relaxed);
@@ -453,9 +459,26 @@ class FaultService {
     SpinLockGuard guard(e_.pool_lock_);  // against compaction moving the blob
     uint32_t size = 0;
     const void* blob = e_.pool_.data(w.payload(), &size);
-    if (blob == nullptr || !codec_.decode(blob, size, page_, e_.dictionary_for(w))) return 0;
+    if (blob == nullptr || !decode_blob(blob, size, w)) return 0;
     verify(page, entry, w, page_, path);
     return size;
+  }
+
+  // Decodes the blob of Compressed word w into page_, with the codec and dictionary it was
+  // made with.
+  bool decode_blob(const void* blob, uint32_t size, PageWord w) {
+    codec::PageCodec& c = Engine::is_deep(w) ? deep_codec_ : codec_;
+    return c.decode(blob, size, page_, e_.dictionary_for(w));
+  }
+
+  // Every load of a page word from which a page may be brought back goes through here:
+  // the count tells a recompressor (reclaim/deep.h) that loads made before it took a page
+  // are over. The fence pairs with the recompressor's, between its CAS and its read of
+  // the count.
+  PageWord load_word(const PageEntry* entry) {
+    e_.fault_word_loads_.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return entry->load();
   }
 
   Outcome resolve(uintptr_t page, bool write) {
@@ -467,7 +490,7 @@ class FaultService {
     }
     const uint32_t threshold = e_.age_threshold_.load(std::memory_order_relaxed);
     for (;;) {
-      PageWord w = entry->load();
+      PageWord w = load_word(entry);
       // Back from eviction (Staged, Compressed, SameFilled): w.epoch() is when it left, and
       // coming back soon raises its heat (thrash back-off, policy/policy.h).
       const uint32_t distance = w.age(now);
@@ -502,7 +525,7 @@ class FaultService {
             abort();
           }
           if (install(page, page_) == EAGAIN) return Outcome::kRetry;
-          const bool keep = may_retain(size);
+          const bool keep = may_retain(size, w);
           come_back(entry, w, now, resident.heat(), size, keep);
           brought_back(keep ? kPageSize : kPageSize - size);
           bool sequential = page == last_fault_ + kPageSize;
@@ -530,10 +553,12 @@ class FaultService {
     }
   }
 
-  // TMC_RETAIN: whether a page coming back may keep its blob of `size` bytes. Never in a
-  // fork window: there every blob of a page brought back is the fork log's to release.
-  bool may_retain(uint32_t size) const {
-    if (window_ || e_.retain_max_ == 0) return false;
+  // TMC_RETAIN: whether a page coming back from Compressed word w may keep its blob of
+  // `size` bytes. Never in a fork window: there every blob of a page brought back is the
+  // fork log's to release. Nor a deep blob (reclaim/deep.h): the reclaimer, which compares
+  // a kept blob with the page, decodes with TMC_CODEC's codec only.
+  bool may_retain(uint32_t size, PageWord w) const {
+    if (window_ || e_.retain_max_ == 0 || Engine::is_deep(w)) return false;
     return e_.retained_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(size) <=
            static_cast<int64_t>(e_.retain_max_);
   }
@@ -595,7 +620,7 @@ class FaultService {
   // is asked for when every page must be in memory (mlockall, a core dump, a debugger).
   bool bring_back(uintptr_t page, PageEntry* entry, uint32_t now, const char* path, uint32_t* blob_size,
                   bool keep_age = false, bool may_keep = false) {
-    PageWord w = entry->load();
+    PageWord w = load_word(entry);
     const void* src = nullptr;
     *blob_size = 0;
     switch (w.state()) {
@@ -624,7 +649,7 @@ class FaultService {
     const uint8_t heat = keep_age ? w.heat()
                                   : policy::next_heat(w.heat(), w.age(now),
                                                       e_.age_threshold_.load(std::memory_order_relaxed), heap::kMaxHeat);
-    const bool keep = may_keep && w.state() == PageState::kCompressed && may_retain(*blob_size);
+    const bool keep = may_keep && w.state() == PageState::kCompressed && may_retain(*blob_size, w);
     if (!come_back(entry, w, epoch, heat, *blob_size, keep)) return false;
     if (keep) *blob_size = 0;
     return true;
@@ -792,6 +817,7 @@ class FaultService {
   static constexpr uint32_t kZeroAheadPages = 16;
   Engine& e_;
   codec::PageCodec codec_;
+  codec::PageCodec deep_codec_;  // zstd, for deep blobs (TMC_DEEP_AGE)
   char* page_ = nullptr;
   char* zero_ = nullptr;
   uint64_t spin_ns_ = 0;  // TMC_FAULT_SPIN

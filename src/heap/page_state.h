@@ -9,6 +9,8 @@
 //   Resident ──(REMOVE of an unguarded purge)──► Resident+ZapPending ──(seen gone)──► Resident
 //   Evicting ──(MOVE failed: not present, shared, pinned)──► Resident
 //   Resident ──(fault on a page that is not there: fault thread)──► Filling ──► Resident
+//   Compressed ──(recompressor: reclaim/deep.h)──► Evicting ──► Compressed (deep blob)
+//                                                          └──► Resident  (a fault had it back)
 //
 // Only the reclaimer moves a page into or out of Evicting, and only the fault thread into or
 // out of Filling: while one of them owns a page that way, the other leaves it alone, so a
@@ -29,6 +31,7 @@
 //   epoch:   the reclaimer epoch (a second, or a pass without a cold age) in which the page
 //            was last seen used (faulted back, seen written) or was evicted
 //   payload: Staged: staging slot; Compressed: pool handle (< 2^27, Pool::kMaxHandles).
+//            Evicting: 0, or the old handle of a blob being recompressed (reclaim/deep.h).
 //            SameFilled keeps its fill word in the entry's second word.
 //            Resident: 0, or the handle of the page's *retained* blob (TMC_RETAIN).
 //
@@ -71,6 +74,12 @@ inline constexpr uint8_t kFlagDict = 4;            // Compressed, or Resident wi
 // before the zap, its old bytes would come back). A MADV_FREE made that way (no zap) keeps
 // its pages resident until they are next faulted in.
 inline constexpr uint8_t kFlagZapPending = 8;
+// Compressed only (the bits mean the above on Resident words, and no word carries both):
+// the blob was recompressed at TMC_DEEP_LEVEL with the engine's deep dictionary
+// (reclaim/deep.h), and decodes only with that; or recompression was tried and did not
+// save enough, so it is not tried again.
+inline constexpr uint8_t kFlagDeep = 8;
+inline constexpr uint8_t kFlagDeepTried = 2;
 
 const char* page_state_name(PageState s);
 

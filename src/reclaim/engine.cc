@@ -228,6 +228,11 @@ uint32_t Engine::cold_age_epochs() const {
   return static_cast<uint32_t>((ns + 999999999) / 1000000000);
 }
 
+uint32_t Engine::deep_age_epochs() const {
+  uint64_t ns = control::option(OptionId::deep_age);
+  return static_cast<uint32_t>((ns + 999999999) / 1000000000);
+}
+
 void Engine::fail(const char* what, int err) {
   if (failed_.exchange(true)) return;
   // strerrorname_np, not strerror: strerror takes glibc's locale lock, which a thread
@@ -601,6 +606,12 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->dedup_hash_collisions = dedup_collisions_.load(std::memory_order_relaxed);
   out->dedup_index_bytes = dedup_index_bytes_.load(std::memory_order_relaxed);
   out->cpu_ns_dedup = cpu_ns_dedup_.load(std::memory_order_relaxed);
+  out->deep_pages = static_cast<uint64_t>(std::max<int64_t>(0, deep_pages_.load(std::memory_order_relaxed)));
+  out->deep_recompressed = deep_recompressed_.load(std::memory_order_relaxed);
+  out->deep_saved_bytes = deep_saved_bytes_.load(std::memory_order_relaxed);
+  out->deep_given_back = deep_given_back_.load(std::memory_order_relaxed);
+  out->deep_dict_bytes = deep_dict_ready_.load(std::memory_order_acquire) ? deep_dict_.memory_bytes() : 0;
+  out->cpu_ns_deep = cpu_ns_deep_.load(std::memory_order_relaxed);
 }
 
 }  // namespace tmc::reclaim

@@ -141,9 +141,14 @@ class Engine {
   const codec::Dictionary* dictionary() const {
     return dict_ready_.load(std::memory_order_acquire) ? &dict_ : nullptr;
   }
-  // The dictionary a Compressed page's blob decodes with.
+  // The dictionary a Compressed page's blob decodes with (a deep blob: with the deep
+  // codec, zstd; any other with the codec of TMC_CODEC).
   const codec::Dictionary* dictionary_for(heap::PageWord w) const {
+    if (is_deep(w)) return &deep_dict_;
     return (w.flags() & heap::kFlagDict) != 0 ? &dict_ : nullptr;
+  }
+  static bool is_deep(heap::PageWord w) {
+    return w.state() == heap::PageState::kCompressed && (w.flags() & heap::kFlagDeep) != 0;
   }
 
   // The seed of codec::page_hash for this process and its forked children (which inherit
@@ -180,6 +185,22 @@ class Engine {
     retained_pages_.fetch_sub(1, std::memory_order_relaxed);
     if (released) over_target_.fetch_sub(size, std::memory_order_relaxed);
   }
+
+  // Recompression of long-idle blobs (TMC_DEEP_AGE, reclaim/deep.h). The deep dictionary
+  // is filled and sealed by the reclaimer, then published by deep_dict_ready_ (release); a
+  // page word with kFlagDeep was committed after that, so whoever reads such a word
+  // (acquire) sees it sealed. Forked children inherit it, as the first dictionary.
+  static constexpr size_t kDeepDictBytes = size_t{512} << 10;  // bench/results/dictionary.md
+  codec::Dictionary deep_dict_;
+  std::atomic<bool> deep_dict_ready_{false};
+  std::atomic<int64_t> deep_pages_{0};
+  std::atomic<uint64_t> deep_recompressed_{0}, deep_saved_bytes_{0}, deep_given_back_{0}, cpu_ns_deep_{0};
+  // Counted by the fault thread before each load of a page word it may bring a page back
+  // from (Dekker-style, with a fence on each side): a recompressor that took a Compressed
+  // page sees this move, or the fault thread between sections, before it trusts the page
+  // tables to say whether a fault that had loaded the old word put the page back.
+  std::atomic<uint64_t> fault_word_loads_{0};
+  uint32_t deep_age_epochs() const;
 
   pthread_mutex_t reclaim_lock_ = PTHREAD_MUTEX_INITIALIZER;
   SpinLock staging_lock_;

@@ -45,6 +45,7 @@
 #include "platform/pagemap.h"
 #include "platform/proc_fs.h"
 #include "policy/policy.h"
+#include "reclaim/deep.h"
 #include "reclaim/engine.h"
 
 namespace tmc::reclaim {
@@ -94,6 +95,11 @@ constexpr uint64_t kCompactCheckNs = 100'000'000;
 // compacting and purging all at once held both locks for 80-140 ms with 240 MiB to free.
 constexpr size_t kCompactStepBytes = size_t{256} << 10;
 constexpr size_t kTrimStepBytes = size_t{2} << 20;
+// Recompression of idle blobs (deep.h) runs after a pass, for at most this much of the
+// thread's CPU and of wall time per epoch, paced by the budget like eviction, so that it
+// never delays the next pass by much.
+constexpr uint64_t kDeepSliceCpuNs = 100'000'000;
+constexpr uint64_t kDeepSliceWallNs = 500'000'000;
 
 uint64_t now_ns() {
   timespec ts;
@@ -118,7 +124,7 @@ struct Slot {
 
 class Reclaimer {
  public:
-  explicit Reclaimer(Engine& e) : e_(e) {}
+  explicit Reclaimer(Engine& e) : e_(e), deep_(e) {}
 
   bool init() {
     auto kind = control::option(OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
@@ -152,7 +158,28 @@ class Reclaimer {
       log::warn().str("the reclaimer has no memory for its buffers; nothing will be compressed").flush();
       return false;
     }
+    deep_.init(&codec_, &pagemap_file_);  // says why if it cannot; eviction goes on without it
     return true;
+  }
+
+  // TMC_DEEP_AGE (deep.h): recompresses idle blobs for a slice of CPU, unless faults want
+  // room or RSS is above the target (making room comes first). Called between passes with
+  // no lock held.
+  void recompress_idle() {
+    if (!deep_.enabled()) return;
+    const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
+    const uint64_t cpu_start = platform::thread_cpu_ns();
+    const uint64_t wall_start = now_ns();
+    for (uint64_t cpu = cpu_start;;) {
+      if (making_room() || target_demands_room() || evicting_for_target()) return;
+      const bool more = deep_.step(now);
+      const uint64_t after = platform::thread_cpu_ns();
+      e_.cpu_ns_deep_.fetch_add(after - cpu, std::memory_order_relaxed);
+      cpu = after;
+      if (!more || cpu - cpu_start > kDeepSliceCpuNs || now_ns() - wall_start > kDeepSliceWallNs) return;
+      pace();
+      cpu = platform::thread_cpu_ns();
+    }
   }
 
   // One pass over every region; returns the number of pages evicted.
@@ -1031,6 +1058,7 @@ class Reclaimer {
 
   Engine& e_;
   codec::PageCodec codec_;
+  DeepRecompressor deep_;  // TMC_DEEP_AGE
   char* blob_ = nullptr;
   uint64_t* pagemap_ = nullptr;  // one block's entries
   uint64_t* probe_ = nullptr;    // a failed run's destination and source entries (reconcile_run)
@@ -1122,6 +1150,7 @@ void* reclaimer_main(void* arg) {
     e.epoch_.store(next, std::memory_order_relaxed);
     reclaimer->compact_pool_if_sparse();
     if (evicted == 0) reclaimer->release_idle_ring();
+    reclaimer->recompress_idle();
     reclaimer->report_cpu(platform::thread_cpu_ns());
     // With a cold age, one pass per epoch (a second); with none, as fast as there is work.
     if (cold_age) {

@@ -1,0 +1,272 @@
+// Recompression of long-idle blobs (TMC_DEEP_AGE, reclaim/deep.h): blobs of pages that
+// stay compressed are made again with zstd at TMC_DEEP_LEVEL and a deep dictionary, and the
+// old blob goes. Whatever the program does to such a page (reads it while it is being
+// recompressed, writes it, purges it, forks), it must come back exactly as last written.
+// Run with TMC_COLD_AGE=0 (an epoch is a reclaimer pass) and TMC_DEEP_AGE=1s, and a mode:
+//   recompress  most pages get deep blobs that are smaller; every page reads back equal,
+//               also while a thread reads pages at random during recompression (a fault
+//               racing the take: deep_given_back)
+//   writes      pages written after coming back from deep blobs go out and are
+//               recompressed again, three rounds, every page checked
+//   purge       pages with deep blobs purged with MADV_DONTNEED read zero, the rest equal
+//   fork        a child reads its copy of pages with deep blobs, writes some, checks; the
+//               parent checks its own
+//   off         with TMC_DEEP_AGE=0: nothing is recompressed and no deep dictionary made
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <atomic>
+
+#include "compress_test.h"
+
+namespace {
+
+constexpr size_t kPages = 4096;  // 16 MiB
+constexpr uint64_t kSeed = 9100;
+
+// ct::Rng streams of neighbouring seeds are the same stream shifted by a step, so pages
+// filled from seeds n and n+1 are near copies, and a dictionary holding one packs the
+// others to nothing. Each page here gets its own stream, as real heap pages are.
+uint64_t page_seed(uint64_t n) { return ct::Rng(n).next(); }
+
+struct Heap {
+  char* pages;
+  uint64_t seed[kPages];  // each page holds ct::fill_text(seed), or zeros
+  bool zero[kPages];
+};
+
+Heap* make_heap() {
+  auto* h = static_cast<Heap*>(malloc(sizeof(Heap)));
+  REQUIRE(h != nullptr, "malloc failed");
+  h->pages = static_cast<char*>(aligned_alloc(ct::kPage, kPages * ct::kPage));
+  REQUIRE(h->pages != nullptr, "aligned_alloc of %zu pages failed", kPages);
+  for (size_t i = 0; i < kPages; ++i) {
+    h->seed[i] = page_seed(kSeed + i);
+    h->zero[i] = false;
+    ct::fill_text(h->pages + i * ct::kPage, ct::kPage, h->seed[i]);
+  }
+  return h;
+}
+
+char* page(Heap* h, size_t i) { return h->pages + i * ct::kPage; }
+
+bool page_ok(const Heap* h, size_t i, const char* what) {
+  static thread_local char want[ct::kPage];
+  if (h->zero[i]) memset(want, 0, ct::kPage);
+  else ct::fill_text(want, ct::kPage, h->seed[i]);
+  const char* p = h->pages + i * ct::kPage;
+  if (memcmp(p, want, ct::kPage) == 0) return true;
+  ct::report_mismatch(what, p, p, want, ct::kPage);
+  return false;
+}
+
+size_t bad_pages(const char* what, const Heap* h) {
+  size_t bad = 0;
+  for (size_t i = 0; i < kPages; ++i)
+    if (!page_ok(h, i, bad < 3 ? what : "(not shown)")) ++bad;
+  return bad;
+}
+
+void print_deep(const char* what, const tmc_stats& s) {
+  printf("%s: compressed_pages=%llu compr_bytes=%llu deep_pages=%llu deep_recompressed=%llu deep_saved_bytes=%llu "
+         "deep_given_back=%llu deep_dict_bytes=%llu cpu_ns_deep=%llu faults=%llu evictions=%llu verify_failures=%llu\n",
+         what, (unsigned long long)s.compressed_pages, (unsigned long long)s.compr_bytes,
+         (unsigned long long)s.deep_pages, (unsigned long long)s.deep_recompressed,
+         (unsigned long long)s.deep_saved_bytes, (unsigned long long)s.deep_given_back,
+         (unsigned long long)s.deep_dict_bytes, (unsigned long long)s.cpu_ns_deep, (unsigned long long)s.faults,
+         (unsigned long long)s.evictions, (unsigned long long)s.verify_failures);
+  fflush(stdout);
+}
+
+void wait_all_evicted(const Heap* h, const char* when) {
+  long present = ct::wait_evicted(h->pages, kPages * ct::kPage, kPages / 50, 60);
+  REQUIRE(present >= 0 && present <= static_cast<long>(kPages / 50),
+          "%s: pages not evicted within 60 s (%ld of %zu present)", when, present, kPages);
+}
+
+// Waits until at least `share` percent of the heap's pages hold deep blobs.
+tmc_stats wait_deep(uint64_t share, const char* when) {
+  const uint64_t want = kPages * share / 100;
+  bool ok = ct::wait_stats([&](const tmc_stats& st) { return st.deep_pages >= want; }, 90);
+  tmc_stats s = ct::stats();
+  print_deep(when, s);
+  REQUIRE(ok, "%s: only %llu of %zu pages recompressed within 90 s", when, (unsigned long long)s.deep_pages, kPages);
+  return s;
+}
+
+// A heap whose pages were evicted and mostly recompressed.
+Heap* deep_heap(tmc_stats* out) {
+  Heap* h = make_heap();
+  wait_all_evicted(h, "eviction");
+  tmc_stats before = ct::stats();
+  print_deep("evicted", before);
+  *out = wait_deep(90, "recompressed");
+  REQUIRE(out->deep_dict_bytes > 0, "no deep dictionary reported");
+  return h;
+}
+
+struct Reader {
+  Heap* h;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0}, bad{0};
+};
+
+// Reads (and checks) pages at random while they are recompressed: some faults race the
+// recompressor's take of the same page.
+void* random_reader(void* arg) {
+  auto* r = static_cast<Reader*>(arg);
+  ct::Rng rng(77);
+  while (!r->stop.load(std::memory_order_relaxed)) {
+    size_t i = rng.below(kPages);
+    if (!page_ok(r->h, i, "random read during recompression")) r->bad.fetch_add(1);
+    r->reads.fetch_add(1, std::memory_order_relaxed);
+    if (r->reads.load(std::memory_order_relaxed) % 64 == 0) ct::sleep_ms(1);
+  }
+  return nullptr;
+}
+
+int recompress() {
+  tmc_test_step("idle blobs are recompressed smaller, and pages read back equal, also during recompression");
+  Heap* h = make_heap();
+  wait_all_evicted(h, "eviction");
+  tmc_stats evicted = ct::stats();
+  print_deep("evicted", evicted);
+  // Readers from the first recompressed page on: pages come back (and, with no cold age,
+  // go out again at once and are recompressed again a pass later).
+  ct::wait_stats([](const tmc_stats& st) { return st.deep_recompressed > 0; }, 90);
+  Reader r;
+  r.h = h;
+  pthread_t t;
+  REQUIRE(pthread_create(&t, nullptr, random_reader, &r) == 0, "pthread_create failed");
+  ct::sleep_ms(3000);
+  r.stop = true;
+  pthread_join(t, nullptr);
+  printf("random reads during recompression: %llu, wrong: %llu\n", (unsigned long long)r.reads.load(),
+         (unsigned long long)r.bad.load());
+  CHECK(r.bad.load() == 0, "%llu random reads saw wrong bytes", (unsigned long long)r.bad.load());
+  CHECK(r.reads.load() > 100, "the reader made only %llu reads", (unsigned long long)r.reads.load());
+  wait_all_evicted(h, "eviction after the reads");
+  tmc_stats s = wait_deep(90, "recompressed");
+  CHECK(s.deep_dict_bytes > 0, "no deep dictionary reported");
+  CHECK(s.deep_saved_bytes > 0, "recompression saved nothing");
+  // The pool holds deep blobs now: smaller than the first blobs of the same pages.
+  CHECK(s.compr_bytes < evicted.compr_bytes, "pool bytes %llu not below the %llu before recompression",
+        (unsigned long long)s.compr_bytes, (unsigned long long)evicted.compr_bytes);
+  CHECK(s.cpu_ns_deep > 0, "no CPU reported for recompression");
+  size_t bad = bad_pages("after recompression", h);
+  CHECK(bad == 0, "%zu of %zu pages came back wrong", bad, kPages);
+  tmc_stats end = ct::stats();
+  print_deep("read back", end);
+  CHECK(end.verify_failures == 0, "%llu verify failures", (unsigned long long)end.verify_failures);
+  return tmc_test_finish("compress_deep recompress");
+}
+
+int writes() {
+  tmc_test_step("pages written after coming back from deep blobs go out and are recompressed again");
+  tmc_stats s;
+  Heap* h = deep_heap(&s);
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t recompressed0 = ct::stats().deep_recompressed;
+    // A third of the pages get new contents (a fault brings each back from its deep blob
+    // first, to be written).
+    for (size_t i = static_cast<size_t>(round); i < kPages; i += 3) {
+      h->seed[i] = page_seed(kSeed + 1000000 * (round + 1) + i);
+      ct::fill_text(page(h, i), ct::kPage, h->seed[i]);
+    }
+    size_t bad = bad_pages("just written", h);
+    CHECK(bad == 0, "round %d: %zu pages wrong right after writing", round, bad);
+    wait_all_evicted(h, "eviction after writes");
+    ct::wait_stats([&](const tmc_stats& st) { return st.deep_recompressed >= recompressed0 + kPages / 3 * 9 / 10; }, 90);
+    s = ct::stats();
+    print_deep("recompressed again", s);
+    CHECK(s.deep_recompressed >= recompressed0 + kPages / 3 * 9 / 10, "round %d: only %llu pages recompressed again",
+          round, (unsigned long long)(s.deep_recompressed - recompressed0));
+    bad = bad_pages("after recompressing written pages", h);
+    CHECK(bad == 0, "round %d: %zu of %zu pages came back wrong", round, bad, kPages);
+  }
+  CHECK(ct::stats().verify_failures == 0, "verify failures");
+  return tmc_test_finish("compress_deep writes");
+}
+
+int purge() {
+  tmc_test_step("pages with deep blobs purged with MADV_DONTNEED read zero; their blobs go");
+  tmc_stats s;
+  Heap* h = deep_heap(&s);
+  const uint64_t deep0 = s.deep_pages;
+  // Every other run of 8 pages.
+  size_t purged = 0;
+  for (size_t i = 0; i + 8 <= kPages; i += 16) {
+    REQUIRE(madvise(page(h, i), 8 * ct::kPage, MADV_DONTNEED) == 0, "madvise failed: %s", strerror(errno));
+    for (size_t k = 0; k < 8; ++k) h->zero[i + k] = true;
+    purged += 8;
+  }
+  tmc_stats after = ct::stats();
+  print_deep("purged", after);
+  CHECK(after.deep_pages + purged * 8 / 10 <= deep0, "deep_pages %llu did not fall by about %zu from %llu",
+        (unsigned long long)after.deep_pages, purged, (unsigned long long)deep0);
+  size_t bad = bad_pages("after purge", h);
+  CHECK(bad == 0, "%zu of %zu pages wrong after purging %zu", bad, kPages, purged);
+  CHECK(ct::stats().verify_failures == 0, "verify failures");
+  return tmc_test_finish("compress_deep purge");
+}
+
+int fork_test() {
+  tmc_test_step("a forked child reads pages with deep blobs, writes some, and both sides stay exact");
+  tmc_stats s;
+  Heap* h = deep_heap(&s);
+  fflush(stdout);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0, "fork failed: %s", strerror(errno));
+  if (pid == 0) {
+    alarm(120);
+    size_t bad = bad_pages("child, inherited pages", h);
+    for (size_t i = 0; i < kPages; i += 2) {
+      h->seed[i] = page_seed(kSeed + 5000000 + i);
+      ct::fill_text(page(h, i), ct::kPage, h->seed[i]);
+    }
+    bad += bad_pages("child, after writing", h);
+    printf("child: %zu bad pages\n", bad);
+    fflush(stdout);
+    _exit(bad == 0 ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid, "waitpid failed");
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %d)", status);
+  size_t bad = bad_pages("parent, after the child", h);
+  CHECK(bad == 0, "parent: %zu of %zu pages wrong", bad, kPages);
+  // The parent's pages go out and are recompressed again after the fork.
+  wait_all_evicted(h, "eviction after fork");
+  bad = bad_pages("parent, evicted again", h);
+  CHECK(bad == 0, "parent: %zu of %zu pages wrong after evicting again", bad, kPages);
+  CHECK(ct::stats().verify_failures == 0, "verify failures");
+  return tmc_test_finish("compress_deep fork");
+}
+
+int off() {
+  tmc_test_step("with TMC_DEEP_AGE=0 nothing is recompressed");
+  Heap* h = make_heap();
+  wait_all_evicted(h, "eviction");
+  ct::sleep_ms(3000);
+  tmc_stats s = ct::stats();
+  print_deep("evicted", s);
+  CHECK(s.deep_recompressed == 0 && s.deep_pages == 0 && s.deep_dict_bytes == 0 && s.cpu_ns_deep == 0,
+        "recompression ran with TMC_DEEP_AGE=0");
+  size_t bad = bad_pages("read back", h);
+  CHECK(bad == 0, "%zu pages wrong", bad);
+  return tmc_test_finish("compress_deep off");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ct::require_engine_environment("compress_deep");
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (strcmp(mode, "recompress") == 0) return recompress();
+  if (strcmp(mode, "writes") == 0) return writes();
+  if (strcmp(mode, "purge") == 0) return purge();
+  if (strcmp(mode, "fork") == 0) return fork_test();
+  if (strcmp(mode, "off") == 0) return off();
+  fprintf(stderr, "usage: compress_deep recompress|writes|purge|fork|off\n");
+  return 2;
+}
