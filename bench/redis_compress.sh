@@ -3,7 +3,8 @@
 # under libtmc once its data is cold, and that the data stays exact.
 #
 # usage: bench/redis_compress.sh [--size 1G | --keys N] [--cold-age 10s] [--codecs lz4,zstd]
-#                                [--zstd-level 1] [--seed 1] [--build-dir build]
+#                                [--zstd-level 1] [--deep-age 0] [--deep-level 6] [--seed 1]
+#                                [--build-dir build]
 #                                [--settle-timeout 600] [--bgsave-timeout 300]
 #                                [--out bench/results]
 #   --size SIZE       value bytes to load (K/M/G suffixes; default 1G): the key count is
@@ -12,6 +13,10 @@
 #   --cold-age D      TMC_COLD_AGE of the libtmc runs (default 10s)
 #   --codecs LIST     libtmc runs to make, in order (default lz4,zstd)
 #   --zstd-level N    TMC_ZSTD_LEVEL of the zstd run (default 1)
+#   --deep-age D      TMC_DEEP_AGE of the libtmc runs (default 0: no recompression of idle
+#                     blobs); compression has settled only once recompression has caught up
+#                     (a whole sweep found fewer than 1% of the compressed pages to do)
+#   --deep-level N    TMC_DEEP_LEVEL of the libtmc runs (default 6)
 #   --seed S          dataset seed (default 1)
 #   --build-dir DIR   where libtmc.so and tmcctl are (default build; not built by this script)
 #   --settle-timeout S  longest wait for compression to settle, per run (default 600)
@@ -45,6 +50,8 @@ keys=""
 cold_age=10s
 codecs=lz4,zstd
 zstd_level=1
+deep_age=0
+deep_level=6
 seed=1
 build_dir="$REPO/build"
 settle_timeout=600
@@ -58,6 +65,8 @@ while [[ $# -gt 0 ]]; do
     --cold-age) cold_age="${2:?}"; shift 2 ;;
     --codecs) codecs="${2:?}"; shift 2 ;;
     --zstd-level) zstd_level="${2:?}"; shift 2 ;;
+    --deep-age) deep_age="${2:?}"; shift 2 ;;
+    --deep-level) deep_level="${2:?}"; shift 2 ;;
     --seed) seed="${2:?}"; shift 2 ;;
     --build-dir) build_dir="${2:?}"; shift 2 ;;
     --settle-timeout) settle_timeout="${2:?}"; shift 2 ;;
@@ -81,6 +90,7 @@ TMCCTL="$build_dir/tmcctl"
 need_bin redis-server redis-cli
 need_compress_tools
 cold_s=$(duration_s "$cold_age") || die "--cold-age: not a duration: $cold_age"
+deep_s=$(duration_s "$deep_age") || die "--deep-age: not a duration: $deep_age"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 STARTED_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -172,7 +182,8 @@ COLUMNS=(run codec cold_age keys status load_s used_memory rss_load rss_peak rss
   after_peak_pct after_plain_pct orig_bytes compr_bytes pool_bytes compressed_pages zero_pages
   same_pages evictions faults refaults fault_ns_p50 fault_ns_p99 cpu_ns_background settled settle_s
   digest digest_load_ok digest_cold_ok digest_restart_ok digest_reload_ok digest_s digest_cold_s
-  faults_digest bgsave_s restart_s goal_pct goal_met self_faults libtmc_bug_lines)
+  faults_digest bgsave_s restart_s goal_pct goal_met self_faults libtmc_bug_lines deep_pages deep_saved_bytes
+  deep_dict_bytes cpu_ns_deep)
 CSV="$WORK/rows.csv"
 (IFS=,; echo "${COLUMNS[*]}") >"$CSV"
 
@@ -198,11 +209,22 @@ row_csv "$ROW" "${COLUMNS[@]}" >>"$CSV"
 stop_redis plain
 
 # ---------------------------------------------------------------- libtmc runs
+# deep_settled: wait_settled's SETTLE_UNTIL with --deep-age: recompression has caught up,
+# its last whole sweep over the heap (after the deep dictionary was made) found fewer than
+# max(256, 1% of the compressed pages) to recompress (wait_settled's settle.json).
+deep_settled() {
+  local dict sweeps left cp
+  read -r dict sweeps left cp < <(jget "$WORK/settle.json" deep_dict_bytes deep_sweeps deep_sweep_candidates \
+    compressed_pages | paste -sd' ')
+  ((dict > 0 && sweeps > 0)) || return 1
+  awk -v l="$left" -v c="$cp" 'BEGIN {m = c * 0.01; if (m < 256) m = 256; exit !(l < m)}'
+}
+
 # libtmc_run CODEC: one libtmc run, recorded in $ROW as it goes (run under run_guarded).
 libtmc_run() {
   local codec="$1" run="libtmc-$1" goal=60
   [[ "$codec" == zstd ]] && goal=45
-  local -a tmc_env=(env LD_PRELOAD="$TMC_LIB" TMC_CODEC="$codec" TMC_COLD_AGE="$cold_age" TMC_ZSTD_LEVEL="$zstd_level")
+  local -a tmc_env=(env LD_PRELOAD="$TMC_LIB" TMC_CODEC="$codec" TMC_COLD_AGE="$cold_age" TMC_ZSTD_LEVEL="$zstd_level" TMC_DEEP_AGE="$deep_age" TMC_DEEP_LEVEL="$deep_level")
   put goal_pct "$goal"
   start_redis "$run" "$WORK/$run" "${tmc_env[@]}"
   is_preloaded "$REDIS_PID" || die "libtmc.so is not mapped into redis-server ($run)"
@@ -217,7 +239,15 @@ libtmc_run() {
   put digest "$DIGEST"; put digest_s "$DIGEST_S"
   check_digest digest_load_ok "$run after the load"
 
-  record_cold "$REDIS_PID" "$run" "$hwm" "$goal" "$cold_age" "$cold_s" "$settle_timeout"
+  local SETTLE_UNTIL=""
+  [[ "$deep_s" == 0 || "$deep_s" == 0.0 ]] || SETTLE_UNTIL=deep_settled
+  record_cold "$REDIS_PID" "$run" "$hwm" "$goal" "$cold_age" "$(awk -v a="$cold_s" -v b="$deep_s" 'BEGIN {print a + b}')" "$settle_timeout"
+  if [[ -n "$SETTLE_UNTIL" ]]; then
+    local dp ds dd dc
+    read -r dp ds dd dc < <(jget "$WORK/$run.stats-cold.json" deep_pages deep_saved_bytes deep_dict_bytes cpu_ns_deep | paste -sd' ')
+    put deep_pages "$dp"; put deep_saved_bytes "$ds"; put deep_dict_bytes "$dd"; put cpu_ns_deep "$dc"
+    log "  recompressed: $dp pages hold deep blobs, $(mib "$ds") MiB saved, deep dictionary $(mib "$dd") MiB, $(awk -v n="$dc" 'BEGIN {printf "%.1f", n / 1e9}') s of CPU"
+  fi
 
   digest
   put digest_cold_s "$DIGEST_S"
@@ -283,7 +313,7 @@ step "report"
 "$PY" "$DATASETS_DIR/compress_report.py" meta "$WORK/meta.json" "$WORK/ratio.json" \
   command="$ORIG_CMD" date="$STARTED_DATE" machine="$(machine_desc)" \
   server="$(redis-server --version | head -1)" libtmc="$TMC_LIB ($(git_desc "$REPO"), sha256 $(sha256sum "$TMC_LIB" | cut -c1-16), built $(date -u -r "$TMC_LIB" '+%Y-%m-%d %H:%M:%S UTC'))" \
-  keys="$keys" seed="$seed" size="$size" cold_age="$cold_age" zstd_level="$zstd_level" \
+  keys="$keys" seed="$seed" size="$size" cold_age="$cold_age" zstd_level="$zstd_level" deep_age="$deep_age" deep_level="$deep_level" \
   input_bytes="$(stat -c %s "$WORK/data.resp")" duration_s="$(($(date +%s) - STARTED_AT))" \
   failures_dir="$WORK"
 rm -f "$out"/redis_compress.*.bgsave-stuck.txt

@@ -92,8 +92,10 @@ def header(m, title, what):
         "- Compressibility of the values alone (16 MiB sample, Debian's lz4/zstd CLI): lz4 -1 %.2fx on the "
         "whole sample, %.2fx on each 4 KiB piece alone; zstd -1 %.2fx whole, %.2fx per 4 KiB piece (frame "
         "headers included)" % (r["lz4_1_file"], r["lz4_1_4k"], r["zstd_1_file"], r["zstd_1_4k"]),
-        "- libtmc runs: `TMC_COLD_AGE=%s`, `TMC_CODEC=lz4` / `TMC_CODEC=zstd TMC_ZSTD_LEVEL=%s`, every other "
-        "option at its default" % (m["cold_age"], m["zstd_level"]), "",
+        "- libtmc runs: `TMC_COLD_AGE=%s`, `TMC_CODEC=lz4` / `TMC_CODEC=zstd TMC_ZSTD_LEVEL=%s`%s, every other "
+        "option at its default" % (m["cold_age"], m["zstd_level"],
+                                   ", `TMC_DEEP_AGE=%s TMC_DEEP_LEVEL=%s`" % (m["deep_age"], m.get("deep_level", "6"))
+                                   if m.get("deep_age", "0") != "0" else ""), "",
     ]
     return lines
 
@@ -166,8 +168,18 @@ def redis_cmd(csv_path, meta_path, md_path):
     md += ["## Resident memory", "", table(mem_head, mem), "",
            "Plain redis-server: RSS %s after the load; `used_memory` %s (Redis's own count)."
            % (mib(plain["rss_after"]), mib(plain["used_memory"])), "",
-           "## Compression (tmcctl stats once settled)", "", table(comp_head, comp), "",
-           "## Data (DEBUG DIGEST, compared with the plain run's `%s`)" % plain["digest"], "",
+           "## Compression (tmcctl stats once settled)", "", table(comp_head, comp), ""]
+    deep = [r for r in rows if r["run"] != "plain" and r.get("deep_pages")]
+    if deep:
+        md += ["## Recompression of idle blobs (`TMC_DEEP_AGE=%s`, zstd -%s, 512 KiB dictionary)" % (m.get("deep_age"), m.get("deep_level", "6")), "",
+               table(["run", "pages with deep blobs", "of pages compressed", "bytes saved", "deep dictionary",
+                      "CPU of recompression"],
+                     [[run_name(r), num(r["deep_pages"]),
+                       pct("%.1f" % (100.0 * int(r["deep_pages"]) / max(1, int(r["compressed_pages"])))),
+                       mib(r["deep_saved_bytes"]), mib(r["deep_dict_bytes"]), cpu(r["cpu_ns_deep"])] for r in deep]),
+               "", "Recompression has settled once a whole sweep over the heap found fewer than max(256, 1% of "
+               "the compressed pages) to recompress (`deep_sweep_candidates`); *libtmc CPU* above includes it.", ""]
+    md += ["## Data (DEBUG DIGEST, compared with the plain run's `%s`)" % plain["digest"], "",
            table(dig_head, dig), "",
            "## Time", "", table(time_head, tim), ""]
     md += failures_section(rows, md_path)

@@ -59,6 +59,11 @@ bool DeepRecompressor::scan(uint32_t now, bool count_only) {
     if (region_ >= e_.regions_->region_count()) {
       region_ = 0;
       index_ = 0;
+      if (!count_only && e_.deep_dict_ready_.load(std::memory_order_relaxed)) {
+        e_.deep_sweep_candidates_.store(sweep_found_, std::memory_order_relaxed);
+        e_.deep_sweeps_.fetch_add(1, std::memory_order_relaxed);
+      }
+      sweep_found_ = 0;
       return false;
     }
     heap::RegionView v = e_.regions_->view(region_);
@@ -76,6 +81,7 @@ bool DeepRecompressor::scan(uint32_t now, bool count_only) {
         ++looked;
         continue;
       }
+      ++sweep_found_;
       cand_page_[cand_count_] = v.base + index_ * kPageSize;
       cand_entry_[cand_count_] = entry;
       ++cand_count_;

@@ -102,6 +102,7 @@ class DeepRecompressor {
   uintptr_t cand_page_[kBatch] = {};
   heap::PageEntry* cand_entry_[kBatch] = {};
   uint32_t cand_count_ = 0;
+  uint64_t sweep_found_ = 0;  // candidates this sweep so far (deep_sweep_candidates)
   // Dictionary sampling: the counting sweep's count, then every stride-th candidate of
   // the sampling sweep (stride 0: counting).
   uint64_t counted_ = 0;

@@ -195,6 +195,7 @@ class Engine {
   std::atomic<bool> deep_dict_ready_{false};
   std::atomic<int64_t> deep_pages_{0};
   std::atomic<uint64_t> deep_recompressed_{0}, deep_saved_bytes_{0}, deep_given_back_{0}, cpu_ns_deep_{0};
+  std::atomic<uint64_t> deep_sweeps_{0}, deep_sweep_candidates_{0};
   // Counted by the fault thread before each load of a page word it may bring a page back
   // from (Dekker-style, with a fence on each side): a recompressor that took a Compressed
   // page sees this move, or the fault thread between sections, before it trusts the page

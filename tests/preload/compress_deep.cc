@@ -6,7 +6,8 @@
 //   recompress  most pages get deep blobs that are smaller; every page reads back equal,
 //               also while a thread reads pages at random during recompression (a fault
 //               racing the take: deep_given_back)
-//   writes      pages written after coming back from deep blobs go out and are
+//   writes      once recompression has caught up (deep_sweeps, deep_sweep_candidates),
+//               pages written after coming back from deep blobs go out and are
 //               recompressed again, three rounds, every page checked
 //   purge       pages with deep blobs purged with MADV_DONTNEED read zero, the rest equal
 //   fork        a child reads its copy of pages with deep blobs, writes some, checks; the
@@ -70,11 +71,13 @@ size_t bad_pages(const char* what, const Heap* h) {
 
 void print_deep(const char* what, const tmc_stats& s) {
   printf("%s: compressed_pages=%llu compr_bytes=%llu deep_pages=%llu deep_recompressed=%llu deep_saved_bytes=%llu "
-         "deep_given_back=%llu deep_dict_bytes=%llu cpu_ns_deep=%llu faults=%llu evictions=%llu verify_failures=%llu\n",
+         "deep_given_back=%llu deep_dict_bytes=%llu cpu_ns_deep=%llu deep_sweeps=%llu deep_sweep_candidates=%llu "
+         "faults=%llu evictions=%llu verify_failures=%llu\n",
          what, (unsigned long long)s.compressed_pages, (unsigned long long)s.compr_bytes,
          (unsigned long long)s.deep_pages, (unsigned long long)s.deep_recompressed,
          (unsigned long long)s.deep_saved_bytes, (unsigned long long)s.deep_given_back,
-         (unsigned long long)s.deep_dict_bytes, (unsigned long long)s.cpu_ns_deep, (unsigned long long)s.faults,
+         (unsigned long long)s.deep_dict_bytes, (unsigned long long)s.cpu_ns_deep, (unsigned long long)s.deep_sweeps,
+         (unsigned long long)s.deep_sweep_candidates, (unsigned long long)s.faults,
          (unsigned long long)s.evictions, (unsigned long long)s.verify_failures);
   fflush(stdout);
 }
@@ -166,6 +169,15 @@ int writes() {
   tmc_test_step("pages written after coming back from deep blobs go out and are recompressed again");
   tmc_stats s;
   Heap* h = deep_heap(&s);
+  // Nothing touches the heap now: a later sweep finds (almost) nothing left to recompress.
+  const uint64_t sweeps0 = s.deep_sweeps;
+  bool caught_up = ct::wait_stats([&](const tmc_stats& st) {
+    return st.deep_sweeps >= sweeps0 + 2 && st.deep_sweep_candidates <= kPages / 20;
+  }, 60);
+  s = ct::stats();
+  print_deep("caught up", s);
+  CHECK(caught_up, "deep_sweeps %llu, deep_sweep_candidates %llu: recompression did not report catching up",
+        (unsigned long long)s.deep_sweeps, (unsigned long long)s.deep_sweep_candidates);
   for (int round = 0; round < 3; ++round) {
     const uint64_t recompressed0 = ct::stats().deep_recompressed;
     // A third of the pages get new contents (a fault brings each back from its deep blob
