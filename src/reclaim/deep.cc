@@ -178,7 +178,12 @@ bool DeepRecompressor::fill_dictionary(uint32_t now) {
   }
   e_.deep_dict_ready_.store(true, std::memory_order_release);
   log::info().str("deep dictionary ready (").u64(d.content_size() >> 10).str(" KiB of samples)").flush();
-  return more;
+  // Recompression starts a sweep of its own from the heap's start, so that deep_sweeps
+  // counts whole sweeps of it (the dictionary usually fills before its sweep ends).
+  region_ = 0;
+  index_ = 0;
+  sweep_found_ = 0;
+  return true;
 }
 
 // Decodes Compressed word w's blob into page_ under a reference of our own; returns the
