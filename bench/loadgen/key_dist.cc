@@ -33,6 +33,9 @@ std::string DistSpec::text() const {
     case DistKind::kHotSet:
       std::snprintf(buf, sizeof buf, "hotset:%g:%g", hot_keys * 100, hot_share * 100);
       return buf;
+    case DistKind::kRecent:
+      std::snprintf(buf, sizeof buf, "recent:%g:%g", hot_keys * 100, zipf_s);
+      return buf;
   }
   return "?";
 }
@@ -67,7 +70,22 @@ bool parse_dist(std::string_view s, DistSpec* out, std::string* error) {
     *out = d;
     return true;
   }
-  *error = "unknown distribution '" + std::string(s) + "' (uniform, zipf:S, hotset:K:P)";
+  if (s.starts_with("recent:")) {
+    d.kind = DistKind::kRecent;
+    std::string_view rest = s.substr(7);
+    size_t colon = rest.find(':');
+    double k = 0;
+    if (colon == std::string_view::npos || !parse_double(rest.substr(0, colon), &k) ||
+        !parse_double(rest.substr(colon + 1), &d.zipf_s) || k <= 0 || k > 100 || d.zipf_s <= 0 || d.zipf_s > 10) {
+      *error = "recent:K:S needs 0 < K <= 100 (% of keys, the last loaded) and a Zipf exponent S in (0, 10], "
+               "e.g. recent:20:0.99";
+      return false;
+    }
+    d.hot_keys = k / 100;
+    *out = d;
+    return true;
+  }
+  *error = "unknown distribution '" + std::string(s) + "' (uniform, zipf:S, hotset:K:P, recent:K:S)";
   return false;
 }
 
@@ -109,16 +127,33 @@ uint64_t ZipfSampler::sample(Rng& rng) const {
 
 // ---- KeyDist --------------------------------------------------------------------------------
 
+namespace {
+// kRecent's key count: the share of keys, at least 1, at most all.
+uint64_t recent_keys(const DistSpec& spec, uint64_t keys) {
+  const auto n = static_cast<uint64_t>(std::llround(spec.hot_keys * static_cast<double>(keys)));
+  return n < 1 ? 1 : n > keys ? keys : n;
+}
+}  // namespace
+
 KeyDist::KeyDist(const DistSpec& spec, uint64_t keys)
-    : spec_(spec), keys_(keys), zipf_(keys, spec.kind == DistKind::kZipf ? spec.zipf_s : 1.0) {
-  hot_ = static_cast<uint64_t>(std::llround(spec.hot_keys * static_cast<double>(keys)));
-  if (hot_ < 1) hot_ = 1;
-  if (hot_ >= keys) hot_ = keys > 1 ? keys - 1 : 1;
-  // A stride coprime with the key count makes r -> r*stride + offset a bijection; near the
-  // golden ratio of the key count it scatters neighbouring ranks across the key space.
-  stride_ = static_cast<uint64_t>(static_cast<double>(keys) * 0.6180339887) | 1;
-  while (std::gcd(stride_, keys) != 1) stride_ += 2;
-  offset_ = keys / 3;
+    : spec_(spec),
+      keys_(keys),
+      zipf_(spec.kind == DistKind::kRecent ? recent_keys(spec, keys) : keys,
+            spec.kind == DistKind::kZipf || spec.kind == DistKind::kRecent ? spec.zipf_s : 1.0) {
+  if (spec.kind == DistKind::kRecent) {
+    hot_ = recent_keys(spec, keys);
+  } else {
+    hot_ = static_cast<uint64_t>(std::llround(spec.hot_keys * static_cast<double>(keys)));
+    if (hot_ < 1) hot_ = 1;
+    if (hot_ >= keys) hot_ = keys > 1 ? keys - 1 : 1;
+  }
+  span_ = spec.kind == DistKind::kRecent ? hot_ : keys;
+  base_ = keys - span_;
+  // A stride coprime with the span makes r -> r*stride + offset a bijection; near the
+  // golden ratio of the span it scatters neighbouring ranks across it.
+  stride_ = static_cast<uint64_t>(static_cast<double>(span_) * 0.6180339887) | 1;
+  while (std::gcd(stride_, span_) != 1) stride_ += 2;
+  offset_ = span_ / 3;
 }
 
 uint64_t KeyDist::rank(Rng& rng) const {
@@ -126,6 +161,7 @@ uint64_t KeyDist::rank(Rng& rng) const {
     case DistKind::kUniform:
       return rng.below(keys_);
     case DistKind::kZipf:
+    case DistKind::kRecent:
       return zipf_.sample(rng) - 1;
     case DistKind::kHotSet:
       if (keys_ < 2) return 0;

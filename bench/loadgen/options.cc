@@ -43,7 +43,9 @@ dataset
                        4 KiB values from 64 contents. Default: every value its own
 load
   --dist SPEC          uniform | zipf:S (e.g. zipf:0.99) | hotset:K:P (K% of keys get P%
-                       of requests, e.g. hotset:10:90)   (default uniform)
+                       of requests, e.g. hotset:10:90) | recent:K:S (zipf:S over the K% of
+                       keys loaded last, the rest never asked for, e.g. recent:20:0.99)
+                       (default uniform)
   --reads R            share of reads, 0..1 or a percentage (default 0.9)
   --warmup D           leave the first D of the timed run out of the statistics
 checking and output

@@ -98,6 +98,35 @@ TEST(KeyDist, RanksMapToKeysOneToOne) {
             1000u);
 }
 
+TEST(Recent, OnlyTheLastLoadedKeysAreAskedForWithZipfShares) {
+  DistSpec spec;
+  std::string err;
+  ASSERT_TRUE(parse_dist("recent:20:0.99", &spec, &err)) << err;
+  constexpr uint64_t kKeys = 100000, kDraws = 400000;
+  KeyDist kd(spec, kKeys);
+  Rng rng(5);
+  std::vector<uint64_t> count(kKeys, 0);
+  for (uint64_t i = 0; i < kDraws; ++i) {
+    uint64_t k = kd.next(rng);
+    ASSERT_GE(k, kKeys - kKeys / 5) << "a key outside the last 20%";
+    ASSERT_LT(k, kKeys);
+    ++count[k];
+  }
+  // The recent keys are a permutation of ranks 0..19999, and rank 0 gets its Zipf share:
+  // 1 / H(20000, 0.99), about 9%.
+  std::vector<bool> seen(kKeys, false);
+  for (uint64_t r = 0; r < kKeys / 5; ++r) {
+    uint64_t k = kd.key_of_rank(r);
+    ASSERT_GE(k, kKeys - kKeys / 5);
+    ASSERT_FALSE(seen[k]);
+    seen[k] = true;
+  }
+  double h = 0;
+  for (uint64_t k = 1; k <= kKeys / 5; ++k) h += std::pow(static_cast<double>(k), -0.99);
+  EXPECT_NEAR(static_cast<double>(count[kd.key_of_rank(0)]) / kDraws, 1 / h, 0.01);
+  EXPECT_GT(count[kd.key_of_rank(0)], count[kd.key_of_rank(1)]);
+}
+
 TEST(ParseDist, AcceptsAndRejects) {
   DistSpec d;
   std::string err;
@@ -108,8 +137,12 @@ TEST(ParseDist, AcceptsAndRejects) {
   EXPECT_EQ(d.text(), "zipf:0.99");
   EXPECT_TRUE(parse_dist("hotset:5:95", &d, &err));
   EXPECT_EQ(d.text(), "hotset:5:95");
+  EXPECT_TRUE(parse_dist("recent:20:0.99", &d, &err));
+  EXPECT_EQ(d.kind, DistKind::kRecent);
+  EXPECT_EQ(d.text(), "recent:20:0.99");
   for (const char* badspec : {"zipf", "zipf:", "zipf:-1", "zipf:x", "hotset:10", "hotset:0:90", "hotset:10:100",
-                              "hotset:a:b", "pareto", ""}) {
+                              "hotset:a:b", "recent:20", "recent:0:0.99", "recent:101:0.99", "recent:20:0",
+                              "pareto", ""}) {
     err.clear();
     EXPECT_FALSE(parse_dist(badspec, &d, &err)) << badspec;
     EXPECT_FALSE(err.empty()) << badspec;
