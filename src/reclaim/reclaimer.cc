@@ -85,8 +85,13 @@ constexpr uint64_t kDemandWindowNs = 2'000'000'000;
 // than without libtmc (bench/results/rss_excess.md). So the pool is compacted as soon as what it would
 // give back (spans its free slots make up, dirty pages) is more than kCompactMinBytes and
 // 1/kCompactShare of the pool, looked at every kCompactCheckNs.
+// A quiet process (a pass that evicted nothing and no fault since the last one) is compacted
+// down to 1/kQuietCompactShare: nothing frees blobs in it any more, so what is left is paid
+// for once (a few ms for the last 1/32 of a 400 MiB pool) and saves that share of RSS for
+// as long as the data stays idle.
 constexpr uint64_t kCompactMinBytes = uint64_t{2} << 20;
 constexpr uint64_t kCompactShare = 32;
+constexpr uint64_t kQuietCompactShare = 512;
 constexpr uint64_t kCompactCheckNs = 100'000'000;
 // Blob bytes moved per hold of pool_lock_ and reclaim_lock_, and dirty pool bytes dropped
 // per hold of reclaim_lock_: a fault reading a blob waits for the first lock, jemalloc's
@@ -258,18 +263,19 @@ class Reclaimer {
     }
   }
 
-  // Compacts the pool and drops its dirty pages when they hold more than kCompactShare of
-  // it (kCompactMinBytes at least), in steps of kCompactStepBytes, each under reclaim_lock_
-  // (no fork copies a pool half moved) and pool_lock_ (no fault reads a blob being moved);
-  // the dirty pages go kTrimStepBytes at a time, under reclaim_lock_ alone (no blob lives
-  // there). At most every kCompactCheckNs; called with no lock held.
-  void compact_pool_if_sparse() {
+  // Compacts the pool and drops its dirty pages when they hold more than 1/kCompactShare
+  // of it (1/kQuietCompactShare when `quiet`; kCompactMinBytes at least), in steps of
+  // kCompactStepBytes, each under reclaim_lock_ (no fork copies a pool half moved) and
+  // pool_lock_ (no fault reads a blob being moved); the dirty pages go kTrimStepBytes at a
+  // time, under reclaim_lock_ alone (no blob lives there). At most every kCompactCheckNs;
+  // called with no lock held.
+  void compact_pool_if_sparse(bool quiet = false) {
     const uint64_t t = now_ns();
-    if (t - compact_checked_ns_ < kCompactCheckNs) return;
+    if (!quiet && t - compact_checked_ns_ < kCompactCheckNs) return;  // quiet: once a pass
     compact_checked_ns_ = t;
     pool::Pool& pool = e_.pool_;
     const uint64_t reclaimable = pool.compactable_bytes() + pool.dirty_bytes();
-    const uint64_t share = pool.pool_bytes() / kCompactShare;
+    const uint64_t share = pool.pool_bytes() / (quiet ? kQuietCompactShare : kCompactShare);
     if (reclaimable <= (share > kCompactMinBytes ? share : kCompactMinBytes)) return;
     for (bool more = true; more;) {
       pthread_mutex_lock(&e_.reclaim_lock_);
@@ -1139,6 +1145,7 @@ void* reclaimer_main(void* arg) {
   // budget may stretch them); without one it is a pass.
   const uint32_t first_epoch = e.epoch_.load(std::memory_order_relaxed);
   const uint64_t started = now_ns();
+  uint64_t faults_before_pass = e.faults_.load(std::memory_order_relaxed);
   while (!e.failed_.load(std::memory_order_relaxed)) {
     uint64_t evicted = reclaimer->pass();
     const bool cold_age = control::option(control::OptionId::cold_age) != 0;
@@ -1148,7 +1155,9 @@ void* reclaimer_main(void* arg) {
       if (by_clock > next) next = by_clock;
     }
     e.epoch_.store(next, std::memory_order_relaxed);
-    reclaimer->compact_pool_if_sparse();
+    const uint64_t faults = e.faults_.load(std::memory_order_relaxed);
+    reclaimer->compact_pool_if_sparse(/*quiet=*/evicted == 0 && faults == faults_before_pass);
+    faults_before_pass = faults;
     if (evicted == 0) reclaimer->release_idle_ring();
     reclaimer->recompress_idle();
     reclaimer->report_cpu(platform::thread_cpu_ns());
