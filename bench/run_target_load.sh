@@ -7,19 +7,24 @@
 # (The load is the one that once crashed Redis under TMC_TARGET:
 # bench/datasets/target_load_records.py, SET of JSON-like strings, HSET, RPUSH.)
 #
-#   bench/run_target_load.sh [--runs N] [--mb MB] [--out FILE] [--build-dir DIR] [TMC_*=...]
+#   bench/run_target_load.sh [--runs N] [--mb MB] [--hold S] [--out FILE] [--build-dir DIR] [TMC_*=...]
+#
+# --hold S keeps each libtmc server idle S seconds after the load before the digest, so that
+# its pages go cold and (with TMC_DEEP_AGE) their blobs are recompressed: the digest then
+# reads every key back from them.
 #
 # Settings default to TMC_TARGET=70% TMC_COLD_AGE=1h. Writes bench/results/target_load.md
 # (or --out), headed by the command line and the commit. Exit status 0 when every run passed.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RUNS=20 MB=300 OUT="$ROOT/bench/results/target_load.md" BUILD="$ROOT/build" SETTINGS=()
+RUNS=20 MB=300 HOLD=0 OUT="$ROOT/bench/results/target_load.md" BUILD="$ROOT/build" SETTINGS=()
 COMMAND="bench/run_target_load.sh $*"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
     --mb) MB="$2"; shift 2 ;;
+    --hold) HOLD="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --build-dir) BUILD="$2"; shift 2 ;;
     TMC_*=*) SETTINGS+=("$1"); shift ;;
@@ -69,6 +74,7 @@ for i in $(seq "$RUNS"); do
   verdict="" peak=0 keys="?" evictions="?" faults="?" held="?" verify="?" deep="?"
   if start_server "${SETTINGS[@]}" LD_PRELOAD="$LIB"; then
     peak=$(load_records)
+    sleep "$HOLD"
     if kill -0 "$RPID" 2>/dev/null && redis-cli -p "$PORT" ping >/dev/null 2>&1; then
       digest=$(redis-cli -p "$PORT" debug digest) keys=$(redis-cli -p "$PORT" dbsize)
       "$TMCCTL" stats "$RPID" --json >"$WORK/stats.json" 2>/dev/null || echo '{}' >"$WORK/stats.json"
@@ -93,7 +99,7 @@ done
 {
   echo "# Redis loading under TMC_TARGET, digest checked ($RUNS runs)"
   echo
-  echo "Command: \`$COMMAND\` (settings: ${SETTINGS[*]}; ${MB} MB of records, seed 11)  "
+  echo "Command: \`$COMMAND\` (settings: ${SETTINGS[*]}; ${MB} MB of records, seed 11; ${HOLD} s idle before the digest)  "
   echo "Commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "Plain redis-server: $ref_keys keys, digest \`$ref_digest\`, peak RSS $((plain_peak / 1024)) MiB."

@@ -6,7 +6,8 @@
 // about 3 times zstd -1's compression time, paid once per page, in the background.
 //
 // It runs on the reclaimer's thread between passes, within TMC_CPU_BUDGET, never while
-// faults want room, in a fork window or with eviction suspended. Each step takes up to
+// faults want room, in a fork window or with eviction suspended, nor above TMC_TARGET while
+// eviction can still make room (Reclaimer::recompress_idle). Each step takes up to
 // kBatch candidates under reclaim_lock_:
 //
 //   1. Retain the old blob (a reference of our own), decode it, compress it deep, check

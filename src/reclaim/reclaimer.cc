@@ -168,15 +168,17 @@ class Reclaimer {
   }
 
   // TMC_DEEP_AGE (deep.h): recompresses idle blobs for a slice of CPU, unless faults want
-  // room or RSS is above the target (making room comes first). Called between passes with
+  // room or the target does and the last pass could still evict (`evicted` pages): making
+  // room comes first. Above a target that eviction cannot reach (every page that may go
+  // is out), recompression is what is left to bring RSS down. Called between passes with
   // no lock held.
-  void recompress_idle() {
+  void recompress_idle(uint64_t evicted) {
     if (!deep_.enabled()) return;
     const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
     const uint64_t cpu_start = platform::thread_cpu_ns();
     const uint64_t wall_start = now_ns();
     for (uint64_t cpu = cpu_start;;) {
-      if (making_room() || target_demands_room() || evicting_for_target()) return;
+      if (making_room() || target_demands_room() || (evicted != 0 && evicting_for_target())) return;
       const bool more = deep_.step(now);
       const uint64_t after = platform::thread_cpu_ns();
       e_.cpu_ns_deep_.fetch_add(after - cpu, std::memory_order_relaxed);
@@ -1159,7 +1161,7 @@ void* reclaimer_main(void* arg) {
     reclaimer->compact_pool_if_sparse(/*quiet=*/evicted == 0 && faults == faults_before_pass);
     faults_before_pass = faults;
     if (evicted == 0) reclaimer->release_idle_ring();
-    reclaimer->recompress_idle();
+    reclaimer->recompress_idle(evicted);
     reclaimer->report_cpu(platform::thread_cpu_ns());
     // With a cold age, one pass per epoch (a second); with none, as fast as there is work.
     if (cold_age) {
