@@ -11,8 +11,8 @@
 // kBatch candidates under reclaim_lock_:
 //
 //   1. Retain the old blob (a reference of our own), decode it, compress it deep, check
-//      the round trip, store the new blob. A blob that does not shrink by 10% is left as
-//      it is and flagged kFlagDeepTried.
+//      the round trip, store the new blob. A blob that does not shrink by 5% (kKeepPercent)
+//      is left as it is and flagged kFlagDeepTried.
 //   2. CAS Compressed → Evicting (payload: the old handle). From here on a fault on the
 //      page waits (the reclaimer owns it), and a purge flags it kFlagPurged.
 //   3. Wait until the fault thread has loaded another page word or is between sections
@@ -29,8 +29,10 @@
 //
 // The deep dictionary is made first, in two sweeps over the candidates: one counts them,
 // the next decodes every n-th (n = candidates / 128) into it, so that its 512 KiB come
-// from all over the cold heap, not from the part that went cold first. Then it is sealed
-// and never changed (forked children inherit it).
+// from all over the cold heap, not from the part that went cold first (sampling waits
+// until at least half of the pool's pages, and 128 at least, are candidates). Then it is
+// sealed and never changed (forked children inherit it), and recompression sweeps from
+// the heap's start.
 #pragma once
 
 #include <cstdint>
