@@ -169,7 +169,6 @@ bool DeepRecompressor::fill_dictionary(uint32_t now) {
     d.discard_samples();  // taken again, at the next count's stride
     return false;
   }
-  if (d.content_size() == 0) return false;
   if (!d.seal() || !codec_.self_test(&d)) {
     log::warn().str("TMC_DEEP_AGE: the deep dictionary could not be built; blobs stay as they are").flush();
     dict_failed_ = true;
