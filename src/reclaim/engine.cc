@@ -222,16 +222,15 @@ uint64_t LatencyHistogram::percentile(double p) const {
   return 0;
 }
 
-uint32_t Engine::cold_age_epochs() const {
-  // An epoch is a second when a cold age is set (one reclaimer pass without one).
-  uint64_t ns = control::option(OptionId::cold_age);
-  return static_cast<uint32_t>((ns + 999999999) / 1000000000);
-}
+namespace {
+// Epochs in a duration, rounded up: an epoch is a second when a cold age is set (one
+// reclaimer pass without one).
+uint32_t epochs_in(uint64_t ns) { return static_cast<uint32_t>((ns + 999999999) / 1000000000); }
+}  // namespace
 
-uint32_t Engine::deep_age_epochs() const {
-  uint64_t ns = control::option(OptionId::deep_age);
-  return static_cast<uint32_t>((ns + 999999999) / 1000000000);
-}
+uint32_t Engine::cold_age_epochs() const { return epochs_in(control::option(OptionId::cold_age)); }
+
+uint32_t Engine::deep_age_epochs() const { return epochs_in(control::option(OptionId::deep_age)); }
 
 void Engine::fail(const char* what, int err) {
   if (failed_.exchange(true)) return;
