@@ -38,9 +38,13 @@ bool zstd_init(void* workspace, size_t size, int level, size_t dict_bytes, ZstdC
 uint32_t zstd_compress(void* cctx, const void* cdict, const void* page, void* out, uint32_t capacity);
 bool zstd_decompress(void* dctx, const void* ddict, const void* blob, uint32_t size, void* page_out);
 // Raw-content dictionaries over content (which must stay in place), for compression at
-// `level` and for decompression, built in workspace (zstd_dicts_size bytes).
+// `level` and for decompression, built in workspace (zstd_dicts_size bytes): the CDict
+// first (zstd_cdict_size bytes of it), then the DDict.
 size_t zstd_dicts_size(int level, size_t content_size);
+size_t zstd_cdict_size(int level, size_t content_size);
 bool zstd_build_dicts(void* workspace, size_t size, int level, const void* content, size_t content_size,
                       const void** cdict, const void** ddict);
+// The CDict alone, again, in the first zstd_cdict_size bytes of the same workspace.
+const void* zstd_build_cdict(void* workspace, int level, const void* content, size_t content_size);
 
 }  // namespace tmc::codec::detail

@@ -132,7 +132,9 @@ Encoded PageCodec::encode(const void* page, void* out, size_t out_capacity, size
     // zstd gives up a few bytes short of its capacity: let it have the full bound, in out
     // if out is that large, then hold the blob to cap.
     const size_t bound = detail::zstd_bound();
+    // A dictionary whose compression tables are dropped compresses as none.
     const void* cdict = dict != nullptr ? dict->zstd_cdict() : nullptr;
+    if (cdict == nullptr) dict = nullptr;
     if (out_capacity >= bound) {
       n = detail::zstd_compress(cctx_, cdict, page, out, static_cast<uint32_t>(bound));
     } else {

@@ -67,4 +67,29 @@ bool Dictionary::seal() {
   return true;
 }
 
+void Dictionary::drop_compression_tables() {
+  if (!sealed_ || kind_ != CodecKind::kZstd || cdict_dropped_) return;
+  // The CDict comes first in the structures, which start on a page: its whole pages go.
+  const size_t pages = detail::zstd_cdict_size(level_, used_) & ~(kPageSize - 1);
+  if (pages == 0 || madvise(structures_, pages, MADV_DONTNEED) != 0) return;
+  zstd_cdict_ = nullptr;
+  dropped_bytes_.store(pages, std::memory_order_relaxed);
+  cdict_dropped_ = true;
+}
+
+bool Dictionary::restore_compression_tables() {
+  if (!cdict_dropped_) return zstd_cdict_ != nullptr;
+  // Writable for the rebuild only. The last page may hold the start of the DDict, which the
+  // fault thread reads meanwhile: the rebuild writes the CDict's bytes alone.
+  const size_t span = round_to_pages(detail::zstd_cdict_size(level_, used_));
+  if (mprotect(structures_, span, PROT_READ | PROT_WRITE) != 0) return false;
+  const void* c = detail::zstd_build_cdict(structures_, level_, content_, used_);
+  mprotect(structures_, span, PROT_READ);
+  if (c == nullptr) return false;
+  zstd_cdict_ = c;
+  cdict_dropped_ = false;
+  dropped_bytes_.store(0, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace tmc::codec

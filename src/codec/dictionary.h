@@ -12,6 +12,7 @@
 // the mapping), and any number of threads may use it at once without a lock.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -55,6 +56,19 @@ class Dictionary {
   const void* zstd_ddict() const { return zstd_ddict_; }
   // Memory mapped for the dictionary (content and structures).
   size_t memory_bytes() const { return mapping_size_; }
+  // That memory less the compression tables while they are dropped.
+  // Safe on any thread (the stats read it while the reclaimer drops or rebuilds).
+  size_t resident_bytes() const { return mapping_size_ - dropped_bytes_.load(std::memory_order_relaxed); }
+
+  // zstd, sealed: the compression tables (nearly all of the structures' memory at higher
+  // levels: 4 MiB of 4.5 for 512 KiB at level 6, 16 of 16.5 at level 9) go back to the
+  // kernel while nothing is to be compressed with the dictionary (reclaim/deep.h), and are
+  // built again from the content, identical, when something is. Decoding never uses them.
+  // Only the thread that compresses with the dictionary may call these; zstd_cdict() is
+  // nullptr while they are dropped (encode() then compresses without the dictionary).
+  void drop_compression_tables();
+  bool restore_compression_tables();
+  bool compression_tables_dropped() const { return cdict_dropped_; }
 
  private:
   CodecKind kind_ = CodecKind::kLz4;
@@ -70,6 +84,8 @@ class Dictionary {
   const void* zstd_cdict_ = nullptr;
   const void* zstd_ddict_ = nullptr;
   bool sealed_ = false;
+  bool cdict_dropped_ = false;
+  std::atomic<size_t> dropped_bytes_{0};  // whole pages of the CDict given back while dropped
 };
 
 }  // namespace tmc::codec

@@ -79,22 +79,30 @@ bool zstd_decompress(void* dctx, const void* ddict, const void* blob, uint32_t s
   return !ZSTD_isError(n) && n == kPageSize;
 }
 
-size_t zstd_dicts_size(int level, size_t content_size) {
+size_t zstd_cdict_size(int level, size_t content_size) {
   if (level < 1 || level > ZSTD_maxCLevel()) return 0;
-  return round_up(ZSTD_estimateCDictSize_advanced(content_size, params(level, content_size), ZSTD_dlm_byRef)) +
-         round_up(ZSTD_estimateDDictSize(content_size, ZSTD_dlm_byRef));
+  return round_up(ZSTD_estimateCDictSize_advanced(content_size, params(level, content_size), ZSTD_dlm_byRef));
+}
+
+size_t zstd_dicts_size(int level, size_t content_size) {
+  const size_t csize = zstd_cdict_size(level, content_size);
+  if (csize == 0) return 0;
+  return csize + round_up(ZSTD_estimateDDictSize(content_size, ZSTD_dlm_byRef));
+}
+
+const void* zstd_build_cdict(void* workspace, int level, const void* content, size_t content_size) {
+  // byRef: the dictionaries point into content, which the Dictionary keeps in place.
+  return ZSTD_initStaticCDict(workspace, zstd_cdict_size(level, content_size), content, content_size, ZSTD_dlm_byRef,
+                              ZSTD_dct_rawContent, params(level, content_size));
 }
 
 bool zstd_build_dicts(void* workspace, size_t size, int level, const void* content, size_t content_size,
                       const void** cdict, const void** ddict) {
-  size_t csize = round_up(ZSTD_estimateCDictSize_advanced(content_size, params(level, content_size), ZSTD_dlm_byRef));
-  if (size < csize) return false;
-  char* base = static_cast<char*>(workspace);
-  // byRef: the dictionaries point into content, which the Dictionary keeps in place.
-  const ZSTD_CDict* c = ZSTD_initStaticCDict(base, csize, content, content_size, ZSTD_dlm_byRef,
-                                             ZSTD_dct_rawContent, params(level, content_size));
-  const ZSTD_DDict* d = ZSTD_initStaticDDict(base + csize, size - csize, content, content_size,
-                                             ZSTD_dlm_byRef, ZSTD_dct_rawContent);
+  const size_t csize = zstd_cdict_size(level, content_size);
+  if (csize == 0 || size < csize) return false;
+  const void* c = zstd_build_cdict(workspace, level, content, content_size);
+  const ZSTD_DDict* d = ZSTD_initStaticDDict(static_cast<char*>(workspace) + csize, size - csize, content,
+                                             content_size, ZSTD_dlm_byRef, ZSTD_dct_rawContent);
   if (c == nullptr || d == nullptr) return false;
   *cdict = c;
   *ddict = d;

@@ -59,7 +59,7 @@ bool DeepRecompressor::scan(uint32_t now, bool count_only) {
     if (region_ >= e_.regions_->region_count()) {
       region_ = 0;
       index_ = 0;
-      if (!count_only && e_.deep_dict_ready_.load(std::memory_order_relaxed)) {
+      if (e_.deep_dict_ready_.load(std::memory_order_relaxed)) {
         e_.deep_sweep_candidates_.store(sweep_found_, std::memory_order_relaxed);
         e_.deep_sweeps_.fetch_add(1, std::memory_order_relaxed);
       }
@@ -77,6 +77,7 @@ bool DeepRecompressor::scan(uint32_t now, bool count_only) {
     if (candidate(entry->load(), now)) {
       if (count_only) {
         ++counted_;
+        ++sweep_found_;
         ++index_;
         ++looked;
         continue;
@@ -100,6 +101,8 @@ bool DeepRecompressor::step(uint32_t now) {
   if (!e_.failed_.load() && !e_.eviction_suspended() && !e_.fork_window_.load(std::memory_order_acquire)) {
     if (!e_.deep_dict_ready_.load(std::memory_order_acquire)) {
       more = fill_dictionary(now);
+    } else if (e_.deep_dict_.compression_tables_dropped()) {
+      more = await_bulk(now);
     } else {
       more = scan(now);
       Taken taken[kBatch];
@@ -123,10 +126,33 @@ bool DeepRecompressor::step(uint32_t now) {
           settle(taken[i], (pm & platform::kPagemapPresent) != 0, now);
         }
       }
+      // Caught up: the compression tables wait for the next bulk without their memory.
+      if (!more && e_.deep_sweep_candidates_.load(std::memory_order_relaxed) < bulk_pages())
+        e_.deep_dict_.drop_compression_tables();
     }
   }
   pthread_mutex_unlock(&e_.reclaim_lock_);
   return more && !dict_failed_;
+}
+
+uint64_t DeepRecompressor::bulk_pages() const {
+  const uint64_t share = e_.compressed_pages_.load(std::memory_order_relaxed) / 100;
+  return share > kBulkMinPages ? share : kBulkMinPages;
+}
+
+// While the compression tables are dropped: sweeps that only count candidates; once one
+// finds a bulk of them, the tables are built again and the next sweep takes them.
+bool DeepRecompressor::await_bulk(uint32_t now) {
+  if (scan(now, /*count_only=*/true)) return true;
+  counted_ = 0;
+  if (e_.deep_sweep_candidates_.load(std::memory_order_relaxed) >= bulk_pages() &&
+      !e_.deep_dict_.restore_compression_tables()) {
+    log::warn().str("TMC_DEEP_AGE: the deep dictionary's compression tables could not be rebuilt; recompression stops")
+        .flush();
+    dict_failed_ = true;
+    enabled_ = false;
+  }
+  return false;
 }
 
 // The dictionary sweeps: a counting one, repeated until at least half of the compressed

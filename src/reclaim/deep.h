@@ -33,6 +33,12 @@
 // until at least half of the pool's pages, and 128 at least, are candidates). Then it is
 // sealed and never changed (forked children inherit it), and recompression sweeps from
 // the heap's start.
+//
+// Recompression works in bulk: a sweep that finds fewer than bulk_pages() candidates
+// drops the dictionary's compression tables (Dictionary::drop_compression_tables: 4 of
+// its 4.5 MiB at level 6, 16 of 16.5 at level 9); sweeps then only count candidates, and
+// the tables are built again (a few ms) once one finds a bulk. Pages that come back and go
+// cold again wait at TMC_CODEC's level until then.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +72,7 @@ class DeepRecompressor {
   static constexpr uint32_t kScanPerStep = 8192;
   // A deep blob must be at most this share (percent) of the old one, or it is not kept.
   static constexpr uint32_t kKeepPercent = 95;
+  static constexpr uint64_t kBulkMinPages = 256;
 
   struct Taken {
     uintptr_t page;
@@ -82,6 +89,10 @@ class DeepRecompressor {
   // the cursor wrapped (the sweep is over).
   bool scan(uint32_t now, bool count_only = false);
   bool fill_dictionary(uint32_t now);
+  bool await_bulk(uint32_t now);
+  // Candidates a sweep must find for the compression tables to be kept or built again:
+  // 1% of the compressed pages, kBulkMinPages at least.
+  uint64_t bulk_pages() const;
   uint32_t decode_old(heap::PageWord w);
   bool take(uintptr_t page, heap::PageEntry* entry, heap::PageWord w, Taken* out);
   static heap::PageWord taken_word(heap::PageWord old);

@@ -609,7 +609,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->deep_recompressed = deep_recompressed_.load(std::memory_order_relaxed);
   out->deep_saved_bytes = deep_saved_bytes_.load(std::memory_order_relaxed);
   out->deep_given_back = deep_given_back_.load(std::memory_order_relaxed);
-  out->deep_dict_bytes = deep_dict_ready_.load(std::memory_order_acquire) ? deep_dict_.memory_bytes() : 0;
+  out->deep_dict_bytes = deep_dict_ready_.load(std::memory_order_acquire) ? deep_dict_.resident_bytes() : 0;
   out->cpu_ns_deep = cpu_ns_deep_.load(std::memory_order_relaxed);
   out->deep_sweeps = deep_sweeps_.load(std::memory_order_relaxed);
   out->deep_sweep_candidates = deep_sweep_candidates_.load(std::memory_order_relaxed);

@@ -6,9 +6,10 @@
 //   recompress  most pages get deep blobs that are smaller; every page reads back equal,
 //               also while a thread reads pages at random during recompression (a fault
 //               racing the take: deep_given_back)
-//   writes      once recompression has caught up (deep_sweeps, deep_sweep_candidates),
-//               pages written after coming back from deep blobs go out and are
-//               recompressed again, three rounds, every page checked
+//   writes      once recompression has caught up (deep_sweeps, deep_sweep_candidates, and
+//               the deep dictionary's compression tables given back), pages written after
+//               coming back from deep blobs go out and are recompressed again (the tables
+//               rebuilt), three rounds, every page checked
 //   purge       pages with deep blobs purged with MADV_DONTNEED read zero, the rest equal
 //   fork        a child reads its copy of pages with deep blobs, writes some, checks; the
 //               parent checks its own
@@ -169,15 +170,19 @@ int writes() {
   tmc_test_step("pages written after coming back from deep blobs go out and are recompressed again");
   tmc_stats s;
   Heap* h = deep_heap(&s);
-  // Nothing touches the heap now: a later sweep finds (almost) nothing left to recompress.
-  const uint64_t sweeps0 = s.deep_sweeps;
+  // Nothing touches the heap now: a later sweep finds (almost) nothing left to recompress,
+  // and the dictionary's compression tables are given back until the next bulk.
+  const uint64_t sweeps0 = s.deep_sweeps, dict_full = s.deep_dict_bytes;
   bool caught_up = ct::wait_stats([&](const tmc_stats& st) {
-    return st.deep_sweeps >= sweeps0 + 2 && st.deep_sweep_candidates <= kPages / 20;
+    return st.deep_sweeps >= sweeps0 + 2 && st.deep_sweep_candidates <= kPages / 20 &&
+           st.deep_dict_bytes * 2 < dict_full;
   }, 60);
   s = ct::stats();
   print_deep("caught up", s);
-  CHECK(caught_up, "deep_sweeps %llu, deep_sweep_candidates %llu: recompression did not report catching up",
-        (unsigned long long)s.deep_sweeps, (unsigned long long)s.deep_sweep_candidates);
+  CHECK(caught_up, "deep_sweeps %llu, deep_sweep_candidates %llu, deep_dict_bytes %llu of %llu: recompression did not "
+        "report catching up, or kept its compression tables", (unsigned long long)s.deep_sweeps,
+        (unsigned long long)s.deep_sweep_candidates, (unsigned long long)s.deep_dict_bytes,
+        (unsigned long long)dict_full);
   for (int round = 0; round < 3; ++round) {
     const uint64_t recompressed0 = ct::stats().deep_recompressed;
     // A third of the pages get new contents (a fault brings each back from its deep blob

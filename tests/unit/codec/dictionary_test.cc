@@ -193,6 +193,49 @@ TEST(DeepDictionaryTest, LargerContentAtAHigherLevelRoundTripsAndPacksDenser) {
   EXPECT_LT(dense_bytes, fast_bytes) << "zstd -1, 128 KiB: " << fast_bytes << " B; zstd -6, 512 KiB: " << dense_bytes << " B";
 }
 
+// The compression tables go and come back identical; decoding never needs them.
+TEST(DeepDictionaryTest, DroppedCompressionTablesComeBackIdenticalAndDecodingGoesOn) {
+  constexpr size_t kDeepBytes = size_t{512} << 10;
+  Dictionary d;
+  ASSERT_TRUE(d.init(CodecKind::kZstd, 6, kDeepBytes));
+  Page p;
+  for (uint64_t i = 0; !d.full(); ++i) {
+    make_sample_page(kAllSampleKinds[i % 4], 1000 + i, p.b);
+    d.add_sample(p.b);
+  }
+  ASSERT_TRUE(d.seal());
+  PageCodec codec;
+  ASSERT_TRUE(codec.init(CodecKind::kZstd, 6, kDeepBytes));
+  Page page, back;
+  make_sample_page(SampleKind::kRedisHeap, 3, page.b);
+  alignas(64) unsigned char before[2 * kPageSize], after[2 * kPageSize];
+  Encoded a = codec.encode(page.b, before, sizeof(before), kPageSize, &d);
+  ASSERT_EQ(a.kind, Encoded::Kind::kCompressed);
+  ASSERT_TRUE(a.with_dict);
+
+  const size_t all = d.resident_bytes();
+  d.drop_compression_tables();
+  ASSERT_TRUE(d.compression_tables_dropped());
+  EXPECT_EQ(d.zstd_cdict(), nullptr);
+  EXPECT_LT(d.resident_bytes() * 2, all) << "the tables are most of a level-6 dictionary";
+  // Blobs made before still decode.
+  ASSERT_TRUE(codec.decode(before, a.size, back.b, &d));
+  EXPECT_EQ(0, memcmp(page.b, back.b, kPageSize));
+  // Without its tables the dictionary compresses as none, and says so.
+  Encoded none = codec.encode(page.b, after, sizeof(after), kPageSize, &d);
+  ASSERT_EQ(none.kind, Encoded::Kind::kCompressed);
+  EXPECT_FALSE(none.with_dict);
+
+  ASSERT_TRUE(d.restore_compression_tables());
+  EXPECT_FALSE(d.compression_tables_dropped());
+  EXPECT_EQ(d.resident_bytes(), all);
+  Encoded b = codec.encode(page.b, after, sizeof(after), kPageSize, &d);
+  ASSERT_EQ(b.kind, Encoded::Kind::kCompressed);
+  ASSERT_TRUE(b.with_dict);
+  ASSERT_EQ(b.size, a.size);
+  EXPECT_EQ(0, memcmp(before, after, a.size)) << "the rebuilt tables compress to the same bytes";
+}
+
 TEST(DeepDictionaryTest, DiscardedSamplesAreTakenAgainAndASealedDictionaryKeepsItsContent) {
   Dictionary d;
   ASSERT_TRUE(d.init(CodecKind::kZstd, 3, 4 * kPageSize));
