@@ -281,12 +281,18 @@ void DeepRecompressor::wait_for_fault_loads() {
   }
 }
 
+// A purge flagged the taken page: it reads zeros from now on (Resident, its zap pending).
+void DeepRecompressor::leave_purged(const Taken& t) {
+  t.entry->cas(taken_word(t.old).with_flags(heap::kFlagPurged),
+               PageWord::make(PageState::kResident, 0, 0, heap::kFlagZapPending));
+}
+
 // Leaves a taken page as it was: Compressed with its old blob. The new blob goes.
 void DeepRecompressor::put_back(const Taken& t) {
   const PageWord taken = taken_word(t.old);
   if (!t.entry->cas(taken, t.old)) {
     // Purged while taken: nothing of it is kept.
-    t.entry->cas(taken.with_flags(heap::kFlagPurged), PageWord::make(PageState::kResident, 0, 0, heap::kFlagZapPending));
+    leave_purged(t);
     e_.pool_.release(t.old.payload());
     e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -304,7 +310,7 @@ void DeepRecompressor::settle(const Taken& t, bool present, uint32_t now) {
     // blob, and its CAS failed: the page is Resident, and nothing else will release that
     // blob. A purge that named it meanwhile may still zap it.
     if (!t.entry->cas(taken, PageWord::make(PageState::kResident, now, 0, 0, t.old.heat())))
-      t.entry->cas(taken.with_flags(heap::kFlagPurged), PageWord::make(PageState::kResident, 0, 0, heap::kFlagZapPending));
+      leave_purged(t);
     e_.pool_.release(old);
     e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
     e_.deep_given_back_.fetch_add(1, std::memory_order_relaxed);
@@ -320,7 +326,7 @@ void DeepRecompressor::settle(const Taken& t, bool present, uint32_t now) {
     freed = static_cast<int64_t>(t.old_size) - static_cast<int64_t>(t.new_size);
   } else {
     // Purged while taken (the fault thread flagged it): the page reads zeros from now on.
-    t.entry->cas(taken.with_flags(heap::kFlagPurged), PageWord::make(PageState::kResident, 0, 0, heap::kFlagZapPending));
+    leave_purged(t);
     e_.pool_.release(old);
     e_.compressed_pages_.fetch_sub(1, std::memory_order_relaxed);
     e_.pool_.release(t.new_handle);

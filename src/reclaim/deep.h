@@ -98,6 +98,7 @@ class DeepRecompressor {
   static heap::PageWord taken_word(heap::PageWord old);
   void wait_for_fault_loads();
   void put_back(const Taken& t);
+  void leave_purged(const Taken& t);
   void settle(const Taken& t, bool present, uint32_t now);
 
   Engine& e_;

@@ -29,13 +29,17 @@ const Config kConfigs[] = {{CodecKind::kLz4, 0}, {CodecKind::kZstd, 1}, {CodecKi
 
 // A dictionary sealed over sample pages of every kind, seeds 1000.. (the pages compressed
 // in the tests use other seeds).
-void fill_dictionary(Dictionary& dict, const Config& c) {
-  ASSERT_TRUE(dict.init(c.kind, c.level));
+void add_samples_until_full(Dictionary& dict) {
   Page p;
   for (uint64_t i = 0; !dict.full(); ++i) {
     make_sample_page(kAllSampleKinds[i % 4], 1000 + i, p.b);
     dict.add_sample(p.b);
   }
+}
+
+void fill_dictionary(Dictionary& dict, const Config& c) {
+  ASSERT_TRUE(dict.init(c.kind, c.level));
+  add_samples_until_full(dict);
   ASSERT_TRUE(dict.seal());
 }
 
@@ -161,11 +165,7 @@ TEST(DeepDictionaryTest, LargerContentAtAHigherLevelRoundTripsAndPacksDenser) {
   fill_dictionary(ordinary, Config{CodecKind::kZstd, 1});
   ASSERT_TRUE(deep.init(CodecKind::kZstd, 6, kDeepBytes));
   EXPECT_EQ(deep.content_size(), 0u);
-  Page p;
-  for (uint64_t i = 0; !deep.full(); ++i) {
-    make_sample_page(kAllSampleKinds[i % 4], 1000 + i, p.b);
-    deep.add_sample(p.b);
-  }
+  add_samples_until_full(deep);
   EXPECT_EQ(deep.content_size(), kDeepBytes);
   ASSERT_TRUE(deep.seal());
   PageCodec fast, dense;
@@ -198,11 +198,7 @@ TEST(DeepDictionaryTest, DroppedCompressionTablesComeBackIdenticalAndDecodingGoe
   constexpr size_t kDeepBytes = size_t{512} << 10;
   Dictionary d;
   ASSERT_TRUE(d.init(CodecKind::kZstd, 6, kDeepBytes));
-  Page p;
-  for (uint64_t i = 0; !d.full(); ++i) {
-    make_sample_page(kAllSampleKinds[i % 4], 1000 + i, p.b);
-    d.add_sample(p.b);
-  }
+  add_samples_until_full(d);
   ASSERT_TRUE(d.seal());
   PageCodec codec;
   ASSERT_TRUE(codec.init(CodecKind::kZstd, 6, kDeepBytes));
