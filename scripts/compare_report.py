@@ -18,10 +18,33 @@ import statistics
 import sys
 
 ORDER = ["plain", "tmc-default", "tmc-tuned", "zram", "zswap"]
-LABEL = {"plain": "plain", "tmc-default": "libtmc (default)", "tmc-tuned": "libtmc (tuned)",
-         "zram": "cgroup + zram", "zswap": "cgroup + zswap"}
-COLOR = {"plain": "#444444", "tmc-default": "#1f77b4", "tmc-tuned": "#2ca02c", "zram": "#d62728",
-         "zswap": "#ff7f0e"}
+NAMES = {"plain": "plain", "tmc-default": "libtmc (default)", "tmc-tuned": "libtmc (tuned)",
+         "zram": "cgroup + zram", "zswap": "cgroup + zswap", "tmc": "libtmc", "zram@": "cgroup + zram"}
+COLORS = {"plain": "#444444", "tmc-default": "#1f77b4", "tmc-tuned": "#2ca02c", "zram": "#d62728",
+          "zswap": "#ff7f0e", "tmc": "#2ca02c"}
+
+
+def frontier_point(scen):
+    """("tmc" | "zram", P) for the frontier's scenarios tmc@P / zram@P, else None."""
+    if "@" not in scen:
+        return None
+    base, pct = scen.split("@", 1)
+    return base, int(pct)
+
+
+def label(scen):
+    f = frontier_point(scen)
+    return NAMES[scen] if not f else "%s at %d%% of plain" % (NAMES[f[0] if f[0] == "tmc" else "zram@"], f[1])
+
+
+def color(scen):
+    f = frontier_point(scen)
+    return COLORS[f[0] if f else scen]
+
+
+def order_key(scen):
+    f = frontier_point(scen)
+    return (len(ORDER), -f[1], f[0]) if f else (ORDER.index(scen), 0, "")
 
 
 def num(row, key):
@@ -54,7 +77,7 @@ def scenario_rows(rows, server):
     for r in rows:
         if r["server"] == server:
             by.setdefault(r["scenario"], []).append(r)
-    return [(s, by[s]) for s in ORDER if s in by]
+    return [(s, by[s]) for s in sorted(by, key=order_key)]
 
 
 def summary(rows, server):
@@ -81,6 +104,96 @@ def summary(rows, server):
     return out
 
 
+def frontier(rows, server):
+    """The frontier's points: {P: {"tmc": summary, "zram": summary}} from tmc@P / zram@P."""
+    pts = {}
+    for m in summary(rows, server):
+        f = frontier_point(m["scenario"])
+        if f:
+            pts.setdefault(f[1], {})[f[0]] = m
+    return dict(sorted(pts.items(), reverse=True))
+
+
+def goal_verdict(t, z, plain_ops):
+    """Issue goal at one point: libtmc's throughput at least 1.5x zram's, or 0.95x plain's if
+    that is lower, and its p99 no higher than zram's."""
+    if "note" in t or "note" in z or not plain_ops:
+        return "-"
+    need = min(1.5 * z["ops_per_s"], 0.95 * plain_ops)
+    ok_ops, ok_p99 = t["ops_per_s"] >= need, t["p99_us"] <= z["p99_us"]
+    return "%s (needs %.0f ops/s%s)" % ("**met**" if ok_ops and ok_p99 else "missed", need,
+                                          "" if ok_p99 else "; p99 above zram's")
+
+
+def frontier_markdown(rows, server):
+    pts = frontier(rows, server)
+    if not pts:
+        return []
+    plain = [r for r in rows if r["server"] == server and r["scenario"] == "plain" and r["status"] == "ok"]
+    p_ops = med(plain, "ops_per_s")
+    L = ["", "### %s: the frontier (libtmc's target against zram held to the same memory)" % server, "",
+         "| share of plain's memory | libtmc memory MiB (x plain) | libtmc ops/s (x plain) | libtmc p99 us "
+         "| zram memory MiB (x plain) | zram ops/s (x plain) | zram p99 us | libtmc / zram ops/s | libtmc / zram p99 "
+         "| goal | reached |",
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def side(m):
+        if not m:
+            return ["not run"] * 3
+        if "note" in m:
+            return [m["note"], "", ""]
+        return ["%s (x%s)" % (mib(m["mem_run_mean"]), m["mem_ratio"]), "%s (x%s)" % (fmt(m["ops_per_s"]), m["ops_ratio"]),
+                fmt(m["p99_us"])]
+
+    for pct, sides in pts.items():
+        t, z = sides.get("tmc"), sides.get("zram")
+        both = t and z and "note" not in t and "note" not in z
+        reached = []
+        for name, m in (("libtmc", t), ("zram", z)):
+            if m and "note" not in m:
+                st = [r.get("settled", "") for r in rows if r["server"] == server and r["scenario"] == m["scenario"]
+                      and r["status"] == "ok"]
+                reached.append("%s: %s" % (name, "; ".join(sorted(set(st))) or "-"))
+        L.append("| %d%% | %s | %s | %s | %s | %s | %s |" % (
+            pct, " | ".join(side(t)), " | ".join(side(z)),
+            ratio(t["ops_per_s"], z["ops_per_s"]) if both else "-", ratio(t["p99_us"], z["p99_us"]) if both else "-",
+            goal_verdict(t, z, p_ops) if both else "-", "; ".join(reached) or "-"))
+    L.append("")
+    L.append("Memory is the mean over the timed load (VmRSS for libtmc; the cgroup's charge plus zram's "
+             "`mem_used_total` for zram). Goal at each point: libtmc's ops/s at least 1.5x zram's, or 0.95x "
+             "plain's where that is lower, and its p99 no higher than zram's. ![frontier](compare_frontier.png)")
+    return L
+
+
+def series_markdown(out, rows, server):
+    """Each run's timed load as 10-second means of ops/s and memory (compare_runs/*.series.csv
+    has every second, warm-up included)."""
+    L = []
+    for r in rows:
+        if r["server"] != server or r["status"] != "ok":
+            continue
+        path = os.path.join(out, "compare_runs", "%s-%s-%s.series.csv" % (server, r["scenario"], r["rep"]))
+        try:
+            pts = [x for x in csv.DictReader(open(path)) if x["phase"] == "run"]
+        except OSError:
+            continue
+        if not pts:
+            continue
+        cells = []
+        for i in range(0, len(pts), 10):
+            chunk = pts[i:i + 10]
+            ops = statistics.mean(float(x["ops"]) for x in chunk) / 1000
+            mem = [float(x["mem_mib"]) for x in chunk if x["mem_mib"]]
+            cells.append("%.1fk/%s" % (ops, "%.0f" % statistics.mean(mem) if mem else "-"))
+        L.append("- %s rep %s (warm-up %s s, flat: %s): %s" % (r["scenario"], r["rep"], r.get("warmup_s") or "0",
+                                                           r.get("steady") or "-", ", ".join(cells)))
+    if L:
+        L = ["", "### %s: the timed loads second by second" % server, "",
+             "Ops/s (thousands) / memory (MiB), each the mean of 10 seconds of the timed load; every second, "
+             "warm-up included, in `compare_runs/%s-*.series.csv`." % server, ""] + L
+    return L
+
+
 def markdown(out, meta, rows, servers):
     L = []
     L.append("# Redis and memcached: plain, libtmc, and the kernel's zram / zswap")
@@ -100,10 +213,13 @@ def markdown(out, meta, rows, servers):
                  meta["keys"], meta.get("size") or "-", meta["mean_value_bytes"], meta["lz4_whole"],
                  meta["lz4_4k"], meta["zstd1_whole"], meta["zstd1_4k"]))
     L.append("")
-    L.append("Load: %s timed (the first %s left out), `--dist %s`, %s reads, %d client thread(s) x %d "
+    warm = ("after a warm-up of 15 s rounds of the same load until ops/s moved by less than 5%% and memory "
+            "by less than 1%% from one round to the next (at most %s)" % meta["steady"] if meta.get("steady")
+            else "the first %s left out" % meta["warmup"])
+    L.append("Load: %s timed (%s), `--dist %s`, %s reads, %d client thread(s) x %d "
              "connections, pipeline %d; every value read is checked against what was written. "
              "%d repetition(s), scenarios interleaved; the numbers are medians over the repetitions." % (
-                 meta["duration"], meta["warmup"], meta["dist"], meta["reads"], meta["threads"], meta["conns"],
+                 meta["duration"], warm, meta["dist"], meta["reads"], meta["threads"], meta["conns"],
                  meta["pipeline"], meta["reps"]))
     L.append("")
     L.append("Memory is what the scenario really costs: VmRSS for plain and libtmc; for the cgroup runs "
@@ -128,19 +244,20 @@ def markdown(out, meta, rows, servers):
         L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for m in summary(rows, server):
             if "note" in m:
-                L.append("| %s | %s | %s | | | | | | | | |" % (LABEL[m["scenario"]], m["runs"], m["note"]))
+                L.append("| %s | %s | %s | | | | | | | | |" % (label(m["scenario"]), m["runs"], m["note"]))
                 continue
-            ev = {"tmc-default": "faults_run", "tmc-tuned": "faults_run", "zram": "swapins_run",
-                  "zswap": "swapins_run"}.get(m["scenario"])
+            ev = "faults_run" if m["scenario"].startswith("tmc") else "swapins_run" if m["scenario"] != "plain" else None
             ev = m[ev] if ev else None
             if m["scenario"] == "zswap" and not ev:
                 ev = "not counted"  # runs made before zswap loads (zswpin) were added to pswpin
             L.append("| %s | %s | %s (x%s) | %s (x%s) | %s (x%s) | %s | %s (x%s) | %s | %s | %s | %s |" % (
-                LABEL[m["scenario"]], m["runs"], mib(m["mem_cold"]), m["cold_ratio"], mib(m["mem_run_mean"]),
+                label(m["scenario"]), m["runs"], mib(m["mem_cold"]), m["cold_ratio"], mib(m["mem_run_mean"]),
                 m["mem_ratio"], fmt(m["ops_per_s"]), m["ops_ratio"], fmt(m["p50_us"], "%.0f"),
                 fmt(m["p99_us"], "%.0f"), m["p99_ratio"], fmt(m["p999_us"], "%.0f"),
                 ev if isinstance(ev, str) else fmt(ev),
                 m["checks"], m["env"] or "-"))
+        L += frontier_markdown(rows, server)
+        L += series_markdown(out, rows, server)
     notes = os.path.join(out, "compare.notes.md")
     if os.path.exists(notes):  # observations on the runs, written after looking at them
         L.append("")
@@ -181,9 +298,9 @@ def draw_memory_throughput(ax, rows, server):
     for scen, ok in passed_runs(rows, server):
         xs = [num(r, "mem_run_mean") / 2**20 for r in ok]
         ys = [num(r, "ops_per_s") / 1000 for r in ok]
-        ax.scatter(xs, ys, color=COLOR[scen], alpha=0.35, s=18)
-        ax.scatter([statistics.median(xs)], [statistics.median(ys)], color=COLOR[scen], s=90,
-                   label=LABEL[scen], edgecolor="black")
+        ax.scatter(xs, ys, color=color(scen), alpha=0.35, s=18)
+        ax.scatter([statistics.median(xs)], [statistics.median(ys)], color=color(scen), s=90,
+                   label=label(scen), edgecolor="black")
     ax.set_xlabel("memory during the load (MiB)")
     ax.set_ylabel("throughput (thousand ops/s)")
     ax.set_title("%s: memory and throughput (each run; large = median)" % server)
@@ -203,7 +320,7 @@ def draw_latency(ax, rows, server, out):
             continue
         # x: latency; y: 1 / (1 - fraction), so p50, p90, p99, p99.9 are evenly spaced.
         pts = [(v, q) for v, q in cdf if q < 1]
-        ax.plot([v for v, _ in pts], [1 / (1 - q) for _, q in pts], color=COLOR[scen], label=LABEL[scen])
+        ax.plot([v for v, _ in pts], [1 / (1 - q) for _, q in pts], color=color(scen), label=label(scen))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_yticks([2, 10, 100, 1000, 10000])
@@ -212,6 +329,42 @@ def draw_latency(ax, rows, server, out):
     ax.set_ylabel("percentile")
     ax.set_title("%s: latency percentiles (median run)" % server)
     ax.grid(alpha=0.3, which="both")
+
+
+def draw_frontier(axes, rows, server):
+    """Throughput and p99 against memory: libtmc's and zram's frontier lines, plain a point."""
+    pts = frontier(rows, server)
+    plain = [r for r in rows if r["server"] == server and r["scenario"] == "plain" and r["status"] == "ok"]
+    for ax, key, scale, ylabel in ((axes[0], "ops_per_s", 1e-3, "throughput (thousand ops/s)"),
+                                   (axes[1], "p99_us", 1e-3, "p99 latency (ms)")):
+        for base, name in (("tmc", "libtmc (TMC_TARGET)"), ("zram", "cgroup + zram (lz4)")):
+            ms = [(p, s[base]) for p, s in pts.items() if base in s and "note" not in s[base]]
+            ms.sort(key=lambda x: x[1]["mem_run_mean"])
+            if not ms:
+                continue
+            xs = [m["mem_run_mean"] / 2**20 for _, m in ms]
+            ys = [m[key] * scale for _, m in ms]
+            ax.plot(xs, ys, "o-", color=COLORS[base], label=name)
+            for (p, _), x, y in zip(ms, xs, ys):
+                ax.annotate("%d%%" % p, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            for p, m in ms:  # every run, faint
+                for r in rows:
+                    if r["server"] == server and r["scenario"] == m["scenario"] and r["status"] == "ok":
+                        ax.scatter([num(r, "mem_run_mean") / 2**20], [num(r, key) * scale], color=COLORS[base],
+                                   alpha=0.3, s=12)
+        if plain:
+            ax.scatter([med(plain, "mem_run_mean") / 2**20], [med(plain, key) * scale], color=COLORS["plain"],
+                       s=70, marker="s", label="plain")
+        ax.set_xlabel("memory during the load (MiB)")
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(left=0)
+        if key == "p99_us":
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        ax.set_title("%s: %s against memory" % (server, "throughput" if key == "ops_per_s" else "p99"))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
 
 
 def plots(out, rows, servers):
@@ -230,6 +383,14 @@ def plots(out, rows, servers):
             ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(os.path.join(out, name), dpi=110)
+        plt.close(fig)
+    fronts = [s for s in servers if frontier(rows, s)]
+    if fronts:
+        fig, axes = plt.subplots(len(fronts), 2, figsize=(13, 4.8 * len(fronts)), squeeze=False)
+        for row, server in zip(axes, fronts):
+            draw_frontier(row, rows, server)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "compare_frontier.png"), dpi=110)
         plt.close(fig)
 
 

@@ -60,6 +60,10 @@ cg_create() {
     echo "$1" >"$CG_DIR/memory.limit_in_bytes"
   fi
 }
+# cg_set_limit BYTES: moves our cgroup's memory limit (lowering it reclaims, here to swap).
+cg_set_limit() {
+  if [[ $CG_VERSION == 2 ]]; then echo "$1" >"$CG_DIR/memory.max"; else echo "$1" >"$CG_DIR/memory.limit_in_bytes"; fi
+}
 # cg_usage: the cgroup's charged memory (v2 memory.current; v1 memory.usage_in_bytes).
 cg_usage() {
   if [[ $CG_VERSION == 2 ]]; then cat "$CG_DIR/memory.current"; else cat "$CG_DIR/memory.usage_in_bytes"; fi
