@@ -133,17 +133,22 @@ def frontier_markdown(rows, server):
     p_ops = med(plain, "ops_per_s")
     L = ["", "### %s: the frontier (libtmc's target against zram held to the same memory)" % server, "",
          "| share of plain's memory | libtmc memory MiB (x plain) | libtmc ops/s (x plain) | libtmc p99 us "
-         "| zram memory MiB (x plain) | zram ops/s (x plain) | zram p99 us | libtmc / zram ops/s | libtmc / zram p99 "
-         "| goal | reached |",
-         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+         "| libtmc faults per request | zram memory MiB (x plain) | zram ops/s (x plain) | zram p99 us "
+         "| zram swap-ins per request | libtmc / zram ops/s | libtmc / zram p99 | goal | reached |",
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
-    def side(m):
+    def per_request(m, key):
+        xs = [num(r, key) / num(r, "run_ops") for r in rows if r["server"] == server and
+              r["scenario"] == m["scenario"] and r["status"] == "ok" and num(r, key) is not None and num(r, "run_ops")]
+        return "%.3f" % statistics.median(xs) if xs else "-"
+
+    def side(m, key):
         if not m:
-            return ["not run"] * 3
+            return ["not run"] * 4
         if "note" in m:
-            return [m["note"], "", ""]
+            return [m["note"], "", "", ""]
         return ["%s (x%s)" % (mib(m["mem_run_mean"]), m["mem_ratio"]), "%s (x%s)" % (fmt(m["ops_per_s"]), m["ops_ratio"]),
-                fmt(m["p99_us"])]
+                fmt(m["p99_us"]), per_request(m, key)]
 
     for pct, sides in pts.items():
         t, z = sides.get("tmc"), sides.get("zram")
@@ -155,13 +160,15 @@ def frontier_markdown(rows, server):
                       and r["status"] == "ok"]
                 reached.append("%s: %s" % (name, "; ".join(sorted(set(st))) or "-"))
         L.append("| %d%% | %s | %s | %s | %s | %s | %s |" % (
-            pct, " | ".join(side(t)), " | ".join(side(z)),
+            pct, " | ".join(side(t, "faults_run")), " | ".join(side(z, "swapins_run")),
             ratio(t["ops_per_s"], z["ops_per_s"]) if both else "-", ratio(t["p99_us"], z["p99_us"]) if both else "-",
             goal_verdict(t, z, p_ops) if both else "-", "; ".join(reached) or "-"))
     L.append("")
     L.append("Memory is the mean over the timed load (VmRSS for libtmc; the cgroup's charge plus zram's "
              "`mem_used_total` for zram). Goal at each point: libtmc's ops/s at least 1.5x zram's, or 0.95x "
-             "plain's where that is lower, and its p99 no higher than zram's. ![frontier](compare_frontier.png)")
+             "plain's where that is lower, and its p99 no higher than zram's.")
+    L.append("")
+    L.append("![frontier](compare_frontier.png)")
     return L
 
 
