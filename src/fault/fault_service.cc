@@ -669,9 +669,9 @@ class FaultService {
   // Counts faults on consecutive pages, and says whether this one makes a sequential run
   // (a scan, a forked child writing its snapshot, a large value read) that fault-around
   // should get ahead of: the third page of a run. Two in a row are most often one object
-  // across a page boundary (a 1-4 KiB value straddles two pages about a third of the time),
-  // after which the next pages hold other objects: Redis under a Zipf load at a 50% target
-  // had 36% of the pages it brought back come in by fault-around from such pairs, each a
+  // across a page boundary (an object of s bytes lies across one with a chance of about
+  // s / 4 KiB), after which the next pages hold other objects: under a Zipf load at a 50%
+  // target, 36% of the pages Redis got back came by fault-around from such pairs, each a
   // decode now and a compression at its next eviction.
   bool extends_run(uintptr_t page) {
     run_ = page == last_fault_ + kPageSize ? run_ + 1 : 1;
