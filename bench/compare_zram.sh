@@ -253,18 +253,19 @@ sample_mem() {
 mem_since() {
   awk -v t="$2" '$1 >= t {s += $2; n++; if ($2 > m) m = $2} END {if (n) printf "%d %d\n", s / n, m; else print "0 0"}' "$1"
 }
+CG_FLOOR=$((32 << 20))  # the lowest limit steer_cgroup sets
 # steer_cgroup GOAL LOG: holds what the zram@P scenario costs (the cgroup's charge plus
 # zram's pool) at GOAL bytes by moving the cgroup's limit each second, from the charge at
 # the start: the pool grows as the limit pushes pages out, so the limit that gives GOAL is
 # found by feedback. It stops at a floor of 32 MiB (then GOAL is out of zram's reach: the
 # pool alone is above it) and logs "EPOCH COST LIMIT" lines. Runs until the server exits.
 steer_cgroup() {
-  local goal="$1" logf="$2" floor=$((32 << 20)) lim cost next
+  local goal="$1" logf="$2" lim cost next
   lim=$(cg_usage)
   while kill -0 "$SRV_PID" 2>/dev/null && [[ -d $CG_DIR ]]; do
     cost=$(($(cg_usage) + $(zram_used)))
     next=$((lim + (goal - cost) * 7 / 10))
-    ((next >= floor)) || next=$floor
+    ((next >= CG_FLOOR)) || next=$CG_FLOOR
     ((next <= 4 * goal)) || next=$((4 * goal))
     cg_set_limit "$next" 2>/dev/null && lim=$next
     echo "$(date +%s) $cost $lim" >>"$logf"
@@ -296,7 +297,7 @@ wait_goal() {
     fi
     if [[ $scen == zram@* ]]; then
       lim=$(tail -1 "$limlog" 2>/dev/null | awk '{print $3}')
-      if [[ $lim == $((32 << 20)) ]]; then floor=$((floor + 1)); else floor=0; fi
+      if [[ $lim == "$CG_FLOOR" ]]; then floor=$((floor + 1)); else floor=0; fi
       if ((floor >= 10)); then
         UNREACHABLE="out of reach: zram's pool alone is above the target (its lowest cost $(mib "$low") MiB, limit at the 32 MiB floor)"
         SETTLED="no: $UNREACHABLE"
@@ -442,7 +443,6 @@ one_run() {
     log "  waiting until compression settles (cold age $cold_age)..."
     wait_settled "$SRV_PID" "$cold_s" "$settle_timeout" "$(hwm_bytes "$SRV_PID")" "$WORK/$name.samples"
     put settled "$SETTLED"; put settle_s "$SETTLE_S"
-    tmc_stats "$SRV_PID" "$WORK/$name.stats-cold.json" || die "tmcctl stats failed"
   else
     sleep $((quick ? 2 : 10))
   fi
@@ -468,7 +468,8 @@ one_run() {
     steady_warmup "$name" "$scen" "$mem_file" "$phases"
     run_warmup=0s
   fi
-  [[ $scen != tmc* ]] || tmc_stats "$SRV_PID" "$WORK/$name.stats-cold.json" || die "tmcctl stats failed"
+  # libtmc's counters right before the timed load: faults_run counts that load alone.
+  [[ $scen != tmc* ]] || tmc_stats "$SRV_PID" "$WORK/$name.stats-before.json" || die "tmcctl stats failed"
   local rc=0
   si0=$(swapins)
   t_run=$(date +%s)
@@ -495,7 +496,7 @@ one_run() {
   put client_cpu_pct "$(awk -v c="$cpu" -v s="$secs" 'BEGIN {printf "%.0f", 100 * c / (s > 0 ? s : 1)}')"
   if [[ $scen == tmc* ]]; then
     tmc_stats "$SRV_PID" "$WORK/$name.stats-run.json" || die "tmcctl stats failed"
-    put faults_run "$(($(jget "$WORK/$name.stats-run.json" faults) - $(jget "$WORK/$name.stats-cold.json" faults)))"
+    put faults_run "$(($(jget "$WORK/$name.stats-run.json" faults) - $(jget "$WORK/$name.stats-before.json" faults)))"
   fi
   log "  $(printf '%.0f' "$ops") ops/s, p50 ${p50} us, p99 ${p99} us, p99.9 ${p999} us; memory during the load $(mib "$mmean") MiB (max $(mib "$mmax")); $chk values checked, $mis mismatches"
   ((rc == 0)) || die "$name: the timed load failed (exit status $rc; mismatches $mis)"
