@@ -11,12 +11,22 @@
 #                     SIZE / the generator's mean value size (bench/datasets/records.py keys)
 #   --keys N          load exactly N keys instead
 #   --cold-age D      TMC_COLD_AGE of the libtmc runs (default 10s)
-#   --codecs LIST     libtmc runs to make, in order (default lz4,zstd)
+#   --codecs LIST     libtmc runs to make, in order (default lz4,zstd); a codec written
+#                     CODEC+file (zstd+file) is a run with the file tier (--file-age), the
+#                     others run without it, so one report shows memory with and without
 #   --zstd-level N    TMC_ZSTD_LEVEL of the zstd run (default 1)
 #   --deep-age D      TMC_DEEP_AGE of the libtmc runs (default 0: no recompression of idle
 #                     blobs); compression has settled only once recompression has caught up
 #                     (a whole sweep found fewer than 1% of the compressed pages to do)
 #   --deep-level N    TMC_DEEP_LEVEL of the libtmc runs (default 6)
+#   --file-age D      TMC_FILE_AGE of the +file runs (default 20s when one is asked); compression
+#                     has settled only once the file tier has caught up (fewer than 1% of
+#                     the compressed pages' blobs left in memory), and the report adds the
+#                     file tier's table: bytes in the file, disk used, faults that read from
+#                     it during the cold DEBUG DIGEST and their latency, against 4 KiB preads
+#                     at random offsets of a file on the same file system, each out of the
+#                     page cache (the device's own latency, measured here after the runs)
+#   --file-dir DIR    TMC_FILE_DIR of the libtmc runs (default: the work directory, on disk)
 #   --seed S          dataset seed (default 1)
 #   --build-dir DIR   where libtmc.so and tmcctl are (default build; not built by this script)
 #   --settle-timeout S  longest wait for compression to settle, per run (default 600)
@@ -52,6 +62,8 @@ codecs=lz4,zstd
 zstd_level=1
 deep_age=0
 deep_level=6
+file_age=0
+file_dir=""
 seed=1
 build_dir="$REPO/build"
 settle_timeout=600
@@ -67,6 +79,8 @@ while [[ $# -gt 0 ]]; do
     --zstd-level) zstd_level="${2:?}"; shift 2 ;;
     --deep-age) deep_age="${2:?}"; shift 2 ;;
     --deep-level) deep_level="${2:?}"; shift 2 ;;
+    --file-age) file_age="${2:?}"; shift 2 ;;
+    --file-dir) file_dir="${2:?}"; shift 2 ;;
     --seed) seed="${2:?}"; shift 2 ;;
     --build-dir) build_dir="${2:?}"; shift 2 ;;
     --settle-timeout) settle_timeout="${2:?}"; shift 2 ;;
@@ -83,7 +97,8 @@ KEEP_WORK_ON_FAIL=1
 [[ -z "$keys" || "$keys" =~ ^[1-9][0-9]*$ ]] || die "--keys needs a positive integer"
 [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed needs a non-negative integer"
 IFS=, read -r -a codec_list <<<"$codecs"
-for c in "${codec_list[@]}"; do [[ "$c" == lz4 || "$c" == zstd ]] || die "unknown codec '$c' (lz4, zstd)"; done
+for c in "${codec_list[@]}"; do [[ "${c%+file}" == lz4 || "${c%+file}" == zstd ]] || die "unknown codec '$c' (lz4, zstd, lz4+file, zstd+file)"; done
+[[ "$codecs" == *+file* && "$file_age" == 0 ]] && file_age=20s
 build_dir="$(cd "$build_dir" 2>/dev/null && pwd)" || die "no build directory '$build_dir'"
 need_lib "$build_dir/libtmc.so"
 TMCCTL="$build_dir/tmcctl"
@@ -91,6 +106,9 @@ need_bin redis-server redis-cli
 need_compress_tools
 cold_s=$(duration_s "$cold_age") || die "--cold-age: not a duration: $cold_age"
 deep_s=$(duration_s "$deep_age") || die "--deep-age: not a duration: $deep_age"
+file_s=$(duration_s "$file_age") || die "--file-age: not a duration: $file_age"
+[[ -n "$file_dir" ]] || file_dir="$WORK"
+[[ -d "$file_dir" ]] || die "--file-dir: no directory '$file_dir'"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 STARTED_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -183,7 +201,8 @@ COLUMNS=(run codec cold_age keys status load_s used_memory rss_load rss_peak rss
   same_pages evictions faults refaults fault_ns_p50 fault_ns_p99 cpu_ns_background settled settle_s
   digest digest_load_ok digest_cold_ok digest_restart_ok digest_reload_ok digest_s digest_cold_s
   faults_digest bgsave_s restart_s goal_pct goal_met self_faults libtmc_bug_lines deep_pages deep_saved_bytes
-  deep_dict_bytes cpu_ns_deep)
+  deep_dict_bytes cpu_ns_deep file_blobs file_bytes file_disk_bytes cpu_ns_file file_reads_digest
+  file_fault_ns_p50 file_fault_ns_p99 file_errors)
 CSV="$WORK/rows.csv"
 (IFS=,; echo "${COLUMNS[*]}") >"$CSV"
 
@@ -220,11 +239,22 @@ deep_settled() {
   awk -v l="$left" -v c="$cp" 'BEGIN {m = c * 0.01; if (m < 256) m = 256; exit !(l < m)}'
 }
 
+# file_settled: wait_settled's SETTLE_UNTIL with --file-age: fewer than max(256, 1% of the
+# compressed pages) blobs are still in memory (compressed pages hold one blob each, or
+# share one under dedup: file_blobs counts blobs, so this errs towards waiting).
+file_settled() {
+  local fb cp
+  read -r fb cp < <(jget "$WORK/settle.json" file_blobs compressed_pages | paste -sd' ')
+  awk -v f="$fb" -v c="$cp" 'BEGIN {m = c * 0.01; if (m < 256) m = 256; exit !(c - f < m)}'
+}
+both_settled() { deep_settled && file_settled; }
+
 # libtmc_run CODEC: one libtmc run, recorded in $ROW as it goes (run under run_guarded).
 libtmc_run() {
-  local codec="$1" run="libtmc-$1" goal=60
+  local codec="${1%+file}" run="libtmc-$1" goal=60 run_file_age=0
+  [[ "$1" == *+file ]] && run_file_age="$file_age"
   [[ "$codec" == zstd ]] && goal=45
-  local -a tmc_env=(env LD_PRELOAD="$TMC_LIB" TMC_CODEC="$codec" TMC_COLD_AGE="$cold_age" TMC_ZSTD_LEVEL="$zstd_level" TMC_DEEP_AGE="$deep_age" TMC_DEEP_LEVEL="$deep_level")
+  local -a tmc_env=(env LD_PRELOAD="$TMC_LIB" TMC_CODEC="$codec" TMC_COLD_AGE="$cold_age" TMC_ZSTD_LEVEL="$zstd_level" TMC_DEEP_AGE="$deep_age" TMC_DEEP_LEVEL="$deep_level" TMC_FILE_AGE="$run_file_age" TMC_FILE_DIR="$file_dir")
   put goal_pct "$goal"
   start_redis "$run" "$WORK/$run" "${tmc_env[@]}"
   is_preloaded "$REDIS_PID" || die "libtmc.so is not mapped into redis-server ($run)"
@@ -239,9 +269,13 @@ libtmc_run() {
   put digest "$DIGEST"; put digest_s "$DIGEST_S"
   check_digest digest_load_ok "$run after the load"
 
-  local SETTLE_UNTIL=""
-  [[ "$deep_s" == 0 || "$deep_s" == 0.0 ]] || SETTLE_UNTIL=deep_settled
-  record_cold "$REDIS_PID" "$run" "$hwm" "$goal" "$cold_age" "$(awk -v a="$cold_s" -v b="$deep_s" 'BEGIN {print a + b}')" "$settle_timeout"
+  local SETTLE_UNTIL="" has_deep=0 has_file=0
+  awk -v d="$deep_s" 'BEGIN {exit !(d > 0)}' && has_deep=1
+  [[ "$run_file_age" != 0 ]] && has_file=1
+  ((has_deep)) && SETTLE_UNTIL=deep_settled
+  ((has_file)) && SETTLE_UNTIL=file_settled
+  ((has_deep && has_file)) && SETTLE_UNTIL=both_settled
+  record_cold "$REDIS_PID" "$run" "$hwm" "$goal" "$cold_age" "$(awk -v a="$cold_s" -v b="$deep_s" -v f="$((has_file))" -v fs="$file_s" 'BEGIN {x = a + b; if (f && a + fs > x) x = a + fs; print x}')" "$settle_timeout"
   if [[ -n "$SETTLE_UNTIL" ]]; then
     local dp ds dd dc
     read -r dp ds dd dc < <(jget "$WORK/$run.stats-cold.json" deep_pages deep_saved_bytes deep_dict_bytes cpu_ns_deep | paste -sd' ')
@@ -253,6 +287,16 @@ libtmc_run() {
   put digest_cold_s "$DIGEST_S"
   tmc_stats "$REDIS_PID" "$WORK/$run.stats-after-digest.json" || die "$run: tmcctl stats failed"
   put faults_digest "$(($(jget "$WORK/$run.stats-after-digest.json" faults) - COLD_FAULTS))"
+  if ((has_file)); then
+    local fb fby fd fc fr0 fr1 f50 f99 we re
+    read -r fb fby fd fc fr0 < <(jget "$WORK/$run.stats-cold.json" file_blobs file_bytes file_disk_bytes cpu_ns_file file_reads | paste -sd' ')
+    read -r fr1 f50 f99 we re < <(jget "$WORK/$run.stats-after-digest.json" file_reads file_fault_ns_p50 file_fault_ns_p99 \
+      file_write_errors file_read_errors | paste -sd' ')
+    put file_blobs "$fb"; put file_bytes "$fby"; put file_disk_bytes "$fd"; put cpu_ns_file "$fc"
+    put file_reads_digest "$((fr1 - fr0))"; put file_fault_ns_p50 "$f50"; put file_fault_ns_p99 "$f99"
+    put file_errors "$((we + re))"
+    log "  file tier: $fb blobs, $(mib "$fby") MiB in the file ($(mib "$fd") MiB of disk); the cold digest read $((fr1 - fr0)) of them back, fault p50/p99 $f50/$f99 ns; $((we + re)) errors"
+  fi
   log "  DEBUG DIGEST on the cold dataset took ${DIGEST_S}s"
   check_digest digest_cold_ok "$run once cold"
 
@@ -294,10 +338,10 @@ bug_lines() { cat "$WORK/$1".log "$WORK/$1"-restart.log 2>/dev/null | grep -c 'l
 failures=0
 for codec in "${codec_list[@]}"; do
   run="libtmc-$codec"
-  step "redis-server under libtmc, TMC_CODEC=$codec TMC_COLD_AGE=$cold_age"
+  step "redis-server under libtmc, TMC_CODEC=${codec%+file} TMC_COLD_AGE=$cold_age$([[ "$codec" == *+file ]] && echo " TMC_FILE_AGE=$file_age")"
   ROW="$WORK/$run.row"
   : >"$ROW"
-  put run "$run"; put codec "$codec"; put cold_age "$cold_age"; put keys "$keys"
+  put run "$run"; put codec "${codec%+file}"; put cold_age "$cold_age"; put keys "$keys"
   if run_guarded "$run" libtmc_run "$codec"; then
     put status ok
   else
@@ -308,12 +352,46 @@ for codec in "${codec_list[@]}"; do
   row_csv "$ROW" "${COLUMNS[@]}" >>"$CSV"
 done
 
+# ---------------------------------------------------------------- the device's own latency
+# 4 KiB preads at random offsets of a 256 MiB file in the file tier's directory, each one out
+# of the page cache (written back, then POSIX_FADV_DONTNEED), as a fault from the file
+# tier reads: what the device itself costs, against which the file tier's faults are set.
+PREAD_JSON=""
+if awk -v d="$file_s" 'BEGIN {exit !(d > 0)}'; then
+  step "4 KiB preads from the device, in $file_dir"
+  PREAD_JSON="$WORK/pread.json"
+  "$PY" - "$file_dir" >"$PREAD_JSON" <<'PY'
+import json, os, random, sys, time
+path = os.path.join(sys.argv[1], "tmc-pread-probe")
+size, n = 256 << 20, 4000
+fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
+os.unlink(path)
+chunk = os.urandom(1 << 20)
+for off in range(0, size, len(chunk)):
+    os.pwrite(fd, chunk, off)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, size, os.POSIX_FADV_DONTNEED)
+rng = random.Random(1)
+lat = []
+for _ in range(n):
+    off = rng.randrange(size // 4096) * 4096
+    t0 = time.perf_counter_ns()
+    os.pread(fd, 4096, off)
+    lat.append(time.perf_counter_ns() - t0)
+    os.posix_fadvise(fd, off, 4096, os.POSIX_FADV_DONTNEED)
+lat.sort()
+print(json.dumps({"reads": n, "p50_ns": lat[n // 2], "p99_ns": lat[n * 99 // 100]}))
+PY
+  log "  $(cat "$PREAD_JSON")"
+fi
+
 # ---------------------------------------------------------------- report
 step "report"
 "$PY" "$DATASETS_DIR/compress_report.py" meta "$WORK/meta.json" "$WORK/ratio.json" \
   command="$ORIG_CMD" date="$STARTED_DATE" machine="$(machine_desc)" \
   server="$(redis-server --version | head -1)" libtmc="$TMC_LIB ($(git_desc "$REPO"), sha256 $(sha256sum "$TMC_LIB" | cut -c1-16), built $(date -u -r "$TMC_LIB" '+%Y-%m-%d %H:%M:%S UTC'))" \
   keys="$keys" seed="$seed" size="$size" cold_age="$cold_age" zstd_level="$zstd_level" deep_age="$deep_age" deep_level="$deep_level" \
+  file_age="$file_age" pread_json="$PREAD_JSON" \
   input_bytes="$(stat -c %s "$WORK/data.resp")" duration_s="$(($(date +%s) - STARTED_AT))" \
   failures_dir="$WORK"
 rm -f "$out"/redis_compress.*.bgsave-stuck.txt

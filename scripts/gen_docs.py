@@ -63,6 +63,8 @@ def describe_type(kind, doc):
         return "duration: 500ms, 30s, 5m, 1h (bare number = seconds)"
     if kind == "Uint":
         return "whole number"
+    if kind == "Path":
+        return "absolute path"
     if kind == "Enum":  # the values are the doc's {a|b|c} list, as options.cc parses them
         m = re.search(r"\{([^}]*)\}", doc)
         return "one of " + ", ".join(m.group(1).split("|")) if m else "one of the listed values"

@@ -74,6 +74,11 @@ def meta_cmd(out, ratio_path, pairs):
         k, _, v = p.partition("=")
         m[k] = v
     m["ratio"] = json.load(open(ratio_path))
+    # The device's own 4 KiB pread latency (--file-age), kept in the metadata so that the
+    # Markdown can be rendered again from the CSV and this file alone.
+    if m.get("pread_json"):
+        m["pread"] = json.load(open(m.pop("pread_json")))
+    m.pop("pread_json", None)
     json.dump(m, open(out, "w"), indent=1)
 
 
@@ -92,10 +97,11 @@ def header(m, title, what):
         "- Compressibility of the values alone (16 MiB sample, Debian's lz4/zstd CLI): lz4 -1 %.2fx on the "
         "whole sample, %.2fx on each 4 KiB piece alone; zstd -1 %.2fx whole, %.2fx per 4 KiB piece (frame "
         "headers included)" % (r["lz4_1_file"], r["lz4_1_4k"], r["zstd_1_file"], r["zstd_1_4k"]),
-        "- libtmc runs: `TMC_COLD_AGE=%s`, `TMC_CODEC=lz4` / `TMC_CODEC=zstd TMC_ZSTD_LEVEL=%s`%s, every other "
+        "- libtmc runs: `TMC_COLD_AGE=%s`, `TMC_CODEC=lz4` / `TMC_CODEC=zstd TMC_ZSTD_LEVEL=%s`%s%s, every other "
         "option at its default" % (m["cold_age"], m["zstd_level"],
                                    ", `TMC_DEEP_AGE=%s TMC_DEEP_LEVEL=%s`" % (m["deep_age"], m.get("deep_level", "6"))
-                                   if m.get("deep_age", "0") != "0" else ""), "",
+                                   if m.get("deep_age", "0") != "0" else "",
+                                   ", `TMC_FILE_AGE=%s`" % m["file_age"] if m.get("file_age", "0") != "0" else ""), "",
     ]
     return lines
 
@@ -179,6 +185,26 @@ def redis_cmd(csv_path, meta_path, md_path):
                        mib(r["deep_saved_bytes"]), mib(r["deep_dict_bytes"]), cpu(r["cpu_ns_deep"])] for r in deep]),
                "", "Recompression has settled once a whole sweep over the heap found fewer than max(256, 1% of "
                "the compressed pages) to recompress (`deep_sweep_candidates`); *libtmc CPU* above includes it.", ""]
+    filed = [r for r in rows if r["run"] != "plain" and r.get("file_blobs")]
+    if filed:
+        dev = m.get("pread", {})
+        dev50, dev99 = dev.get("p50_ns"), dev.get("p99_ns")
+        vs = lambda ns, base: ("%.2fx" % (int(ns) / int(base))) if ns not in ("", None) and base else "—"
+        md += ["## File tier (`TMC_FILE_AGE=%s`)" % m.get("file_age"), "",
+               table(["run", "blobs in the file", "blob bytes there", "disk used", "blobs left in memory",
+                      "pool once settled", "faults from the file (cold digest)", "fault from the file p50 / p99",
+                      "x device pread p50 / p99", "errors", "CPU of the moves"],
+                     [[run_name(r), num(r["file_blobs"]), mib(r["file_bytes"]), mib(r["file_disk_bytes"]),
+                       num(int(r["compressed_pages"]) - int(r["file_blobs"])), mib(r["pool_bytes"]),
+                       num(r["file_reads_digest"]),
+                       "%s / %s" % (us(r["file_fault_ns_p50"]), us(r["file_fault_ns_p99"])),
+                       "%s / %s" % (vs(r["file_fault_ns_p50"], dev50), vs(r["file_fault_ns_p99"], dev99)),
+                       num(r["file_errors"]), cpu(r["cpu_ns_file"])] for r in filed]), "",
+               "The device's own latency: %s 4 KiB `pread`s at random offsets of a 256 MiB file in the same "
+               "directory, each out of the page cache: p50 %s, p99 %s. A fault from the file is the whole "
+               "fault (the fault thread's read, decode and install), measured by libtmc "
+               "(`file_fault_ns_p50/p99`) over every fault that read its blob from the file." %
+               (dev.get("reads", "—"), us(dev50) if dev50 else "—", us(dev99) if dev99 else "—"), ""]
     md += ["## Data (DEBUG DIGEST, compared with the plain run's `%s`)" % plain["digest"], "",
            table(dig_head, dig), "",
            "## Time", "", table(time_head, tim), ""]

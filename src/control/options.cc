@@ -26,6 +26,8 @@ struct StoredValue {
   std::atomic<bool> is_percent{false};
 };
 StoredValue g_values[kOptionCount];
+// Path options' text, written only while options are loaded (before any thread reads them).
+char g_paths[kOptionCount][kMaxPath];
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -231,7 +233,14 @@ void add_duration(Appender& a, uint64_t ns) {
   a.add_u64(ns).add(ns == 0 ? "" : "ns");
 }
 
-void set_stored(OptionId id, const OptionValue& v) {
+// text: what was parsed into v (a Path keeps it, trimmed).
+void set_stored(OptionId id, const OptionValue& v, const char* text) {
+  if (kOptions[static_cast<int>(id)].type == OptionType::Path) {
+    size_t n;
+    const char* s = trim(text, &n);
+    memcpy(g_paths[static_cast<int>(id)], s, n);
+    g_paths[static_cast<int>(id)][n] = '\0';
+  }
   auto& slot = g_values[static_cast<int>(id)];
   slot.is_percent.store(v.is_percent, std::memory_order_relaxed);
   slot.value.store(v.value, std::memory_order_relaxed);
@@ -266,6 +275,10 @@ bool parse_option(OptionId id, const char* text, OptionValue* out) {
       break;
     case OptionType::Duration: ok = parse_duration(s, n, &v) && in_range(info, v); break;
     case OptionType::Enum: ok = parse_enum(info, s, n, &v); break;
+    case OptionType::Path:
+      ok = n > 0 && n < kMaxPath && s[0] == '/';
+      v = n;
+      break;
   }
   if (!ok) return false;
   out->value = v;
@@ -302,6 +315,7 @@ void describe_accepted(OptionId id, char* buf, size_t size) {
       a.add("a duration such as 500ms, 30s or 5m");
       add_bounds(add_duration);
       break;
+    case OptionType::Path: a.add("an absolute path (/...) shorter than 200 bytes"); break;
     case OptionType::Enum: {
       a.add("one of ");
       const char* list = strchr(info.doc, '{');
@@ -325,6 +339,7 @@ void format_option(OptionId id, char* buf, size_t size) {
       else add_size(a, v.value);
       break;
     case OptionType::Duration: add_duration(a, v.value); break;
+    case OptionType::Path: a.add(option_path(id)); break;
     case OptionType::Enum: {
       const char* p = strchr(info.doc, '{');
       for (uint64_t i = 0; p && i < v.value; ++i) p = strchr(p + 1, '|');
@@ -342,7 +357,7 @@ void reset_options() {
     OptionValue v;
     bool ok = parse_option(static_cast<OptionId>(i), kOptions[i].default_text, &v);
     (void)ok;  // a default that does not parse is caught by the unit tests
-    set_stored(static_cast<OptionId>(i), v);
+    set_stored(static_cast<OptionId>(i), v, kOptions[i].default_text);
   }
 }
 
@@ -354,7 +369,7 @@ void load_options_from_env() {
     const char* text = platform::env_get(kOptions[i].env);
     OptionValue v;
     if (text == nullptr) continue;
-    if (parse_option(id, text, &v)) set_stored(id, v);
+    if (parse_option(id, text, &v)) set_stored(id, v, text);
     else malformed[i] = true;
   }
   // TMC_LOG decides whether the warnings below are shown, so it is applied first.
@@ -390,10 +405,13 @@ OptionValue option_value(OptionId id) {
   return {slot.value.load(std::memory_order_relaxed), slot.is_percent.load(std::memory_order_relaxed)};
 }
 
+const char* option_path(OptionId id) { return g_paths[static_cast<int>(id)]; }
+
 bool set_option(OptionId id, const char* text) {
   OptionValue v;
-  if (!parse_option(id, text, &v)) return false;
-  set_stored(id, v);
+  // A Path's text is not atomic: it is set only while options are loaded.
+  if (option_info(id).type == OptionType::Path || !parse_option(id, text, &v)) return false;
+  set_stored(id, v, text);
   return true;
 }
 

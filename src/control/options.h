@@ -11,7 +11,7 @@
 
 namespace tmc::control {
 
-enum class OptionType { Bool, Uint, Size, SizeOrPercent, Duration, Enum };
+enum class OptionType { Bool, Uint, Size, SizeOrPercent, Duration, Enum, Path };
 
 enum class OptionId : int {
 #define TMC_OPTION(id, env, type, def, min, max, doc) id,
@@ -32,6 +32,7 @@ struct OptionInfo {
 
 // A parsed value. Sizes are bytes, durations nanoseconds, Bool 0/1, Enum the index of the
 // accepted value. For SizeOrPercent, is_percent says `value` is a percentage in 0..100.
+// A Path is text, kept apart (option_path); its value is its length.
 struct OptionValue {
   uint64_t value = 0;
   bool is_percent = false;
@@ -61,8 +62,12 @@ void reset_options();
 OptionValue option_value(OptionId id);
 inline uint64_t option(OptionId id) { return option_value(id).value; }
 inline bool option_bool(OptionId id) { return option(id) != 0; }
+// A Path option's text (an absolute path, at most kMaxPath - 1 bytes).
+inline constexpr size_t kMaxPath = 200;
+const char* option_path(OptionId id);
 
-// Sets an option at run time (control socket). Returns false if `text` does not parse.
+// Sets an option at run time (control socket). Returns false if `text` does not parse, or
+// for a Path, which is read once at start.
 bool set_option(OptionId id, const char* text);
 
 // Looks an option up by its variable name; returns false if there is none.

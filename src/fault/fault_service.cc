@@ -70,7 +70,8 @@ class FaultService {
     restore_seen_ = e_.restore_passes_.load(std::memory_order_acquire);
     page_ = static_cast<char*>(base::meta_alloc(kPageSize));
     zero_ = static_cast<char*>(base::meta_alloc(kPageSize));
-    return page_ != nullptr && zero_ != nullptr;
+    file_blob_ = static_cast<char*>(base::meta_alloc(kPageSize));
+    return page_ != nullptr && zero_ != nullptr && file_blob_ != nullptr;
   }
 
   void run() {
@@ -323,7 +324,8 @@ class FaultService {
     switch (w.state()) {
       case PageState::kCompressed: {
         uint32_t size = 0;
-        const void* blob = e_.pool_.data(w.payload(), &size);  // no compaction while forking
+        // No compaction or file move while forking: no pool_lock_ needed.
+        const void* blob = e_.pool_.fetch(w.payload(), file_blob_, &size);
         if (blob == nullptr || !decode_blob(blob, size, w)) {
           // The child's fault thread would find the same blob: say so here, in the parent,
           // and give the child zeros rather than stop this process.
@@ -454,11 +456,18 @@ class FaultService {
   }
 
   // Decodes a Compressed page's blob into page_ (and checks it). Returns the blob's size,
-  // 0 if the blob is gone or does not decode.
+  // 0 if the blob is gone or does not decode. from_file_ says whether it was read from the
+  // file tier.
   uint32_t decode(uintptr_t page, const PageEntry* entry, PageWord w, const char* path) {
-    SpinLockGuard guard(e_.pool_lock_);  // against compaction moving the blob
+    SpinLockGuard guard(e_.pool_lock_);  // against compaction or the file mover moving the blob
     uint32_t size = 0;
-    const void* blob = e_.pool_.data(w.payload(), &size);
+    const void* blob = e_.pool_.fetch(w.payload(), file_blob_, &size);
+    from_file_ = blob == file_blob_;
+    if (blob == nullptr && e_.pool_.in_file(w.payload())) {
+      const char* name = strerrorname_np(errno);
+      log::warn().str("cannot read the blob of page ").hex(page).str(" back from the file tier (")
+          .str(name ? name : "?").str(")").flush();
+    }
     if (blob == nullptr || !decode_blob(blob, size, w)) return 0;
     verify(page, entry, w, page_, path);
     return size;
@@ -546,7 +555,9 @@ class FaultService {
       const uint32_t soon = threshold == policy::kNoThreshold || threshold == 0 ? e_.cold_age_epochs() : threshold;
       if (distance <= soon) e_.refaults_.fetch_add(1, std::memory_order_relaxed);
       if (soon != 0 && distance <= 4 * uint64_t{soon}) e_.refault_distance_ms_.record(uint64_t{distance} * 1000);
-      e_.fault_latency_.record(now_ns() - start);
+      const uint64_t took = now_ns() - start;
+      e_.fault_latency_.record(took);
+      if (w.state() == PageState::kCompressed && from_file_) e_.file_fault_latency_.record(took);
       return Outcome::kDone;
     }
   }
@@ -570,11 +581,7 @@ class FaultService {
     const PageWord bare = PageWord::make(PageState::kResident, w.epoch(), 0,
                                          static_cast<uint8_t>((w.flags() & ~heap::kFlagDict) | flags), w.heat());
     if (!entry->cas(w, bare)) return false;
-    uint32_t size = 0;
-    {
-      SpinLockGuard guard(e_.pool_lock_);
-      e_.pool_.data(h, &size);
-    }
+    const uint32_t size = e_.pool_.size_of(h);
     e_.pool_.release(h);
     e_.forget_retained(size, /*released=*/true);
     e_.retained_changed_.fetch_add(1, std::memory_order_relaxed);
@@ -832,6 +839,8 @@ class FaultService {
   codec::PageCodec deep_codec_;  // zstd, for deep blobs (TMC_DEEP_AGE)
   char* page_ = nullptr;
   char* zero_ = nullptr;
+  char* file_blob_ = nullptr;  // a blob read back from the file tier (Pool::fetch)
+  bool from_file_ = false;     // the last decode() read its blob from the file tier
   uint64_t spin_ns_ = 0;  // TMC_FAULT_SPIN
   uintptr_t last_fault_ = 0;  // the last page served (or brought back ahead), for extends_run
   uint32_t run_ = 0;          // consecutive pages faulted up to last_fault_

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
 #ifndef SYS_pidfd_open
@@ -43,12 +44,23 @@ bool private_fd_tables_supported() {
   return probe >= 0 || err == EBADF;
 }
 
-int make_private_fd_table(int keep) {
+int make_private_fd_table(const int* keep, int count) {
   if (unshare(CLONE_FILES) != 0) return errno;
   // Copies of the application's descriptors would keep its files open after it closes
   // them (a pipe whose reader waits for EOF, a socket whose peer waits for the close).
-  if (keep > 0) close_range_raw(0, static_cast<unsigned>(keep) - 1);
-  close_range_raw(keep < 0 ? 0 : static_cast<unsigned>(keep) + 1, UINT_MAX);
+  // Everything between the kept numbers goes, in ascending order of those.
+  int sorted[kMaxKeptFds];
+  int n = 0;
+  for (int i = 0; i < count && n < kMaxKeptFds; ++i)
+    if (keep[i] >= 0) sorted[n++] = keep[i];
+  std::sort(sorted, sorted + n);
+  unsigned from = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto fd = static_cast<unsigned>(sorted[i]);
+    if (fd > from) close_range_raw(from, fd - 1);
+    from = fd + 1;
+  }
+  close_range_raw(from, UINT_MAX);
   return 0;
 }
 

@@ -20,10 +20,12 @@ namespace tmc::platform {
 // Whether this kernel can move a descriptor out of another thread's table (Linux 6.9+).
 bool private_fd_tables_supported();
 
-// Gives the calling thread a table of its own holding only `keep` (at the same number);
-// every other descriptor is closed in this thread's copy (the application keeps its own).
-// Returns 0 or an errno; on failure the thread still shares the application's table.
-int make_private_fd_table(int keep);
+// Gives the calling thread a table of its own holding only the `count` descriptors of
+// `keep` (at the same numbers; negative ones are skipped, at most kMaxKeptFds); every other
+// descriptor is closed in this thread's copy (the application keeps its own). Returns 0 or
+// an errno; on failure the thread still shares the application's table.
+inline constexpr int kMaxKeptFds = 80;
+int make_private_fd_table(const int* keep, int count);
 
 // A new descriptor, in the caller's table (close-on-exec), for descriptor `fd` of thread
 // `tid` of this process. -1 with errno on failure.

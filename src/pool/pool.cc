@@ -116,6 +116,12 @@ struct Pool::Entry {
   uint16_t slot;               // live: slot in span; free: low half of the next free handle
   uint16_t size;               // live: blob bytes; free: high half of the next free handle
 
+  // In the file tier (file_store.h) `span` holds (location << 1) | 1 instead: span
+  // descriptors are aligned, so the low bit tells the two apart. `slot` is unused then.
+  bool filed() const { return (reinterpret_cast<uintptr_t>(span) & 1) != 0; }
+  uint64_t location() const { return reinterpret_cast<uintptr_t>(span) >> 1; }
+  void set_location(uint64_t loc) { span = reinterpret_cast<Span*>(static_cast<uintptr_t>(loc << 1 | 1)); }
+
   uint32_t next_free() const { return uint32_t{slot} | uint32_t{size} << 16; }
   void set_next_free(uint32_t h) {
     slot = static_cast<uint16_t>(h);
@@ -506,10 +512,81 @@ Handle Pool::store(const void* data, uint32_t size, PageSource* fresh) {
 
 const void* Pool::data(Handle h, uint32_t* size) const {
   const Entry* e = entry(h);
-  if (TMC_UNLIKELY(e == nullptr || e->refs.load(std::memory_order_acquire) == 0)) return nullptr;
+  if (TMC_UNLIKELY(e == nullptr || e->refs.load(std::memory_order_acquire) == 0 || e->filed())) return nullptr;
   const Span* s = e->span;
   if (size != nullptr) *size = e->size;
   return s->slot_ptr(e->slot);
+}
+
+const void* Pool::fetch(Handle h, void* buf, uint32_t* size) const {
+  const Entry* e = entry(h);
+  if (TMC_UNLIKELY(e == nullptr || e->refs.load(std::memory_order_acquire) == 0)) return nullptr;
+  if (size != nullptr) *size = e->size;
+  if (!e->filed()) return e->span->slot_ptr(e->slot);
+  return files_ != nullptr && files_->read(e->location(), e->size, buf) ? buf : nullptr;
+}
+
+uint32_t Pool::size_of(Handle h) const {
+  const Entry* e = entry(h);
+  return e == nullptr || e->refs.load(std::memory_order_acquire) == 0 ? 0 : e->size;
+}
+
+bool Pool::in_file(Handle h) const {
+  const Entry* e = entry(h);
+  return e != nullptr && e->refs.load(std::memory_order_acquire) != 0 && e->filed();
+}
+
+uint64_t Pool::write_to_file(Handle h, uint32_t* size) {
+  const Entry* e = entry(h);
+  if (files_ == nullptr || e == nullptr || e->refs.load(std::memory_order_acquire) == 0 || e->filed())
+    return FileStore::kNoLocation;
+  // No lock: only this thread moves or fills slots, and a release meanwhile leaves the
+  // slot's pages where they are (only purge(), on this thread, gives them back): at worst
+  // the copy is of a freed slot, and commit_to_file() drops it.
+  *size = e->size;
+  return files_->write(e->span->slot_ptr(e->slot), *size);
+}
+
+bool Pool::commit_to_file(Handle h, uint64_t location, uint32_t size) {
+  Entry* e = entry(h);
+  ClassState& cs = classes_[class_of(size)];
+  Span* empty = nullptr;
+  bool gone;
+  {
+    SpinLockGuard guard(cs.lock);
+    // release() drops the count before it takes this lock to free the slot: at 0 the blob
+    // is on its way out (the entry may already be on the free list), and the slot is
+    // release()'s to free.
+    gone = e->refs.load(std::memory_order_acquire) == 0;
+    if (!gone) {
+      empty = free_slot_locked(cs, e, size);
+      e->set_location(location);
+    }
+  }
+  if (gone) {
+    files_->free(location, size);
+    return false;
+  }
+  compr_bytes_.fetch_sub(size, std::memory_order_relaxed);
+  filed_blobs_.fetch_add(1, std::memory_order_relaxed);
+  if (empty != nullptr) free_span(empty);
+  return true;
+}
+
+// Frees the slot of entry e's blob (in memory, `size` bytes) in its class, whose lock the
+// caller holds; returns its span if that emptied (the caller frees it, without the lock).
+Pool::Span* Pool::free_slot_locked(ClassState& cs, Entry* e, uint32_t size) {
+  Span* s = e->span;
+  push_slot(s, e->slot);
+  cs.objects--;
+  cs.blob_bytes -= size;
+  if (s->inuse != 0) {
+    relink(cs, s);
+    return nullptr;
+  }
+  unlink(cs, s);
+  cs.spans--;
+  return s;
 }
 
 bool Pool::retain(Handle h) {
@@ -546,21 +623,19 @@ bool Pool::release(Handle h) {
   uint32_t cls = class_of(size);
   ClassState& cs = classes_[cls];
   Span* empty = nullptr;
+  uint64_t location = FileStore::kNoLocation;
   {
     SpinLockGuard guard(cs.lock);
-    Span* s = e->span;  // read under the lock: compact() may have moved the blob
-    push_slot(s, e->slot);
-    cs.objects--;
-    cs.blob_bytes -= size;
-    if (s->inuse == 0) {
-      unlink(cs, s);
-      cs.spans--;
-      empty = s;
-    } else {
-      relink(cs, s);
-    }
+    // Read under the lock: compact() or commit_to_file() may have moved the blob.
+    if (e->filed()) location = e->location();
+    else empty = free_slot_locked(cs, e, size);
   }
-  compr_bytes_.fetch_sub(size, std::memory_order_relaxed);
+  if (location != FileStore::kNoLocation) {
+    files_->free(location, size);
+    filed_blobs_.fetch_sub(1, std::memory_order_relaxed);
+  } else {
+    compr_bytes_.fetch_sub(size, std::memory_order_relaxed);
+  }
   if (empty != nullptr) free_span(empty);
   free_handle(h);
   return true;
@@ -762,7 +837,11 @@ bool Pool::is_valid() const {
       shared += refs > 1 ? refs - 1 : 0;
       shared_bytes += refs > 1 ? uint64_t{refs - 1} * entry(h)->size : 0;
     }
-    if (live != objects || live != live_handles_) return fail("live handles", live, objects);
+    uint64_t filed = 0;
+    for (Handle h = 1; h < next_handle_; ++h)
+      filed += entry(h)->refs.load(std::memory_order_relaxed) != 0 && entry(h)->filed();
+    if (filed != filed_blobs()) return fail("blobs in the file tier", filed, filed_blobs());
+    if (live != objects + filed || live != live_handles_) return fail("live handles", live, objects);
     if (shared != shared_refs() || shared_bytes != this->shared_bytes()) return fail("shared references", shared, shared_refs());
     uint64_t free_count = 0;
     for (Handle h = free_handles_; h != kNoHandle; h = entry(h)->next_free()) {

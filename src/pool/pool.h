@@ -37,6 +37,7 @@
 #include <cstdint>
 
 #include "base/spin_lock.h"
+#include "pool/file_store.h"
 #include "pool/size_classes.h"
 
 namespace tmc::pool {
@@ -90,9 +91,35 @@ class Pool {
   // called under a class lock, on this thread).
   Handle store(const void* data, uint32_t size, PageSource* fresh = nullptr);
 
-  // The blob's bytes and size, or nullptr for a handle that is not live. The pointer is
-  // valid until the handle is released for the last time or compact() runs.
+  // The blob's bytes and size, or nullptr for a handle that is not live or whose blob is
+  // in the file tier (fetch() reads both). The pointer is valid until the handle is
+  // released for the last time, or compact() or commit_to_file() runs.
   const void* data(Handle h, uint32_t* size) const;
+  // The blob's bytes and size wherever it is: in the pool's memory, or read from the file
+  // tier into buf (kMaxBlob bytes at least), which is then returned. nullptr if the handle
+  // is not live or the file cannot give the blob back (errno says why).
+  const void* fetch(Handle h, void* buf, uint32_t* size) const;
+  // The blob's size (0 if the handle is not live).
+  uint32_t size_of(Handle h) const;
+
+  // ---- the file tier (file_store.h) ----------------------------------------------------
+  // Blobs may go to `files` from now on. Set once, before the first write_to_file().
+  void attach_files(FileStore* files) { files_ = files; }
+  FileStore* files() const { return files_; }
+  // Whether the blob of a live handle is in the file tier.
+  bool in_file(Handle h) const;
+  // Moving a blob to the file, in two steps, by the thread that stores and compacts (no
+  // other moves or fills slots, and no handle freed meanwhile is handed out again):
+  // write_to_file() copies a live blob to the file and returns its location and size
+  // (FileStore::kNoLocation: it stays here, errno says why); commit_to_file(), called
+  // where blob readers are kept out as for compact_step(), points the handle at that copy
+  // and frees its slot, or frees the copy if the blob was released meanwhile (false).
+  // Handles and references do not change. (No reference is taken for the move: one would
+  // count as sharing in shared_refs() while it is held.)
+  uint64_t write_to_file(Handle h, uint32_t* size);
+  bool commit_to_file(Handle h, uint64_t location, uint32_t size);
+  // Live blobs in the file tier.
+  uint64_t filed_blobs() const { return filed_blobs_.load(std::memory_order_relaxed); }
 
   // Reference counting, for pages that share one blob (dedup/content_index.h). retain()
   // returns whether it took a reference: a handle that is not live is never revived, so a
@@ -104,7 +131,8 @@ class Pool {
   // The current count (0 if the handle is not live).
   uint32_t ref_count(Handle h) const;
 
-  // Sum of the sizes of live blobs (a blob shared by several pages counts once).
+  // Sum of the sizes of live blobs in memory (a blob shared by several pages counts once;
+  // those in the file tier count in files()->stats()).
   uint64_t compr_bytes() const { return compr_bytes_.load(std::memory_order_relaxed); }
   // References beyond the first, over all live blobs (the pages that share another's
   // blob), and the blob bytes they would have taken on their own.
@@ -188,6 +216,7 @@ class Pool {
   static void unlink(ClassState& cs, Span* s);
   static uint32_t pop_slot(Span* s, Handle h);
   static void push_slot(Span* s, uint32_t slot);
+  Span* free_slot_locked(ClassState& cs, Entry* e, uint32_t size);
   bool compact_one(uint32_t cls, size_t* copied);
 
   // Chunks of span memory (with chunk_lock_ held).
@@ -222,6 +251,8 @@ class Pool {
   std::atomic<uint64_t> dirty_bytes_{0};  // free span pages not dropped yet
   std::atomic<uint64_t> meta_bytes_{0};   // descriptors and handle table
   std::atomic<uint64_t> limit_{0};
+  std::atomic<uint64_t> filed_blobs_{0};
+  FileStore* files_ = nullptr;
 };
 
 }  // namespace tmc::pool

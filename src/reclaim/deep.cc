@@ -49,8 +49,9 @@ bool DeepRecompressor::candidate(PageWord w, uint32_t now) const {
   if (w.state() != PageState::kCompressed) return false;
   if ((w.flags() & (heap::kFlagDeep | heap::kFlagDeepTried)) != 0) return false;
   if (w.age(now) < age_epochs_) return false;
-  // A blob dedup shares between pages would have to change in all of their words at once.
-  return e_.pool_.ref_count(w.payload()) == 1;
+  // A blob dedup shares between pages would have to change in all of their words at once;
+  // one in the file tier has left memory already.
+  return e_.pool_.ref_count(w.payload()) == 1 && !e_.pool_.in_file(w.payload());
 }
 
 bool DeepRecompressor::scan(uint32_t now, bool count_only) {

@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -67,7 +69,11 @@ void* thread_start(void*) {
   void* (*body)(void*) = g_starting.body;
   int state = 1;
   if (g_private_fds) {
-    if (platform::make_private_fd_table(g_engine.uffd_.fd()) == 0) log::use_application_stderr();
+    // The userfaultfd, and in a forked child the files of the file tier the fork passed on.
+    int keep[1 + pool::FileStore::kMaxGenerations];
+    keep[0] = g_engine.uffd_.fd();
+    const int n = 1 + g_engine.files_.fork_fds(keep + 1, pool::FileStore::kMaxGenerations);
+    if (platform::make_private_fd_table(keep, n) == 0) log::use_application_stderr();
     else state = 2;
   }
   g_starting.state.store(state, std::memory_order_release);
@@ -107,8 +113,9 @@ bool spawn(void* (*body)(void*), const char* name) {
     nanosleep(&ts, nullptr);
   }
   if (state != 1 && g_private_fds) {
-    // This thread shares the application's table after all: so must the descriptor.
+    // This thread shares the application's table after all: so must the descriptors.
     g_private_fds = false;
+    g_engine.files_.set_private_tables(false);
     log::warn().str("a libtmc thread could not get a descriptor table of its own; a program closing every descriptor would lose its compressed pages").flush();
   }
   return true;
@@ -232,6 +239,29 @@ uint32_t Engine::cold_age_epochs() const { return epochs_in(control::option(Opti
 
 uint32_t Engine::deep_age_epochs() const { return epochs_in(control::option(OptionId::deep_age)); }
 
+uint32_t Engine::file_age_epochs() const { return epochs_in(control::option(OptionId::file_age)); }
+
+// TMC_FILE_AGE: the file is tried at once, so that a directory that cannot take one is
+// named now, and once, rather than at the first cold blob.
+void Engine::start_file_tier() {
+  if (control::option(OptionId::file_age) == 0) return;
+  const char* dir = control::option_path(OptionId::file_dir);
+  struct statfs fs;
+  if (statfs(dir, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+    log::warn().str("TMC_FILE_DIR=").str(dir).str(" is a tmpfs: its files are memory; the file tier is off "
+                    "(give a directory on a disk)").flush();
+    return;
+  }
+  files_.set_private_tables(g_private_fds);
+  if (!files_.init(dir, control::option(OptionId::file_max))) {
+    const char* name = strerrorname_np(errno);
+    log::warn().str("TMC_FILE_DIR=").str(dir).str(": cannot make a file there (").str(name ? name : "?")
+        .str("); the file tier is off").flush();
+    return;
+  }
+  pool_.attach_files(&files_);
+}
+
 void Engine::fail(const char* what, int err) {
   if (failed_.exchange(true)) return;
   // strerrorname_np, not strerror: strerror takes glibc's locale lock, which a thread
@@ -273,6 +303,7 @@ bool Engine::start(heap::RegionSet* regions) {
     log::info().str("no fork events from userfaultfd without CAP_SYS_PTRACE: fork() brings every "
                     "compressed page back first, the child compresses on its own").flush();
   if (!fork_log_.init()) log::warn().str("no memory for the fork log; blobs freed during a fork are kept").flush();
+  start_file_tier();
   running_.store(true, std::memory_order_release);
   if (!spawn(fault_service_main, "tmc-fault")) {
     running_.store(false);
@@ -343,6 +374,7 @@ void Engine::prefork() {
     fork_socket_.store(sv[0], std::memory_order_release);
     g_child_end = sv[1];
   }
+  files_.prepare_fork();
   handed_over_.store(false, std::memory_order_release);
   fork_window_.store(true, std::memory_order_seq_cst);
   // The fault thread reads the window once per section of work: wait for the section under
@@ -421,6 +453,7 @@ void Engine::postfork_parent() {
     send_byte(s, 'a');
   }
   close_fork_window();
+  files_.drop_fork_fds();
   s = fork_socket_.exchange(-1);
   if (s >= 0) close(s);
   if (g_child_end >= 0) close(g_child_end);
@@ -440,6 +473,7 @@ void Engine::postfork_child() {
   staging_lock_.reset_after_fork();
   move_fence_.reset_after_fork();
   pool_.reset_after_fork();
+  files_.adopt_fork_fds();
   for (auto& slot : own_tids_) slot.store(0, std::memory_order_relaxed);
   fork_window_.store(false, std::memory_order_relaxed);
   dispatching_.store(false, std::memory_order_relaxed);
@@ -476,6 +510,7 @@ void Engine::postfork_child() {
     // only until it gives up waiting for us.
     running_.store(false);
     if (sock >= 0) close(sock);
+    files_.drop_fork_fds();
     log::warn().str("forked child did not receive its userfaultfd; its compressed pages cannot be served").flush();
     return;
   }
@@ -489,6 +524,7 @@ void Engine::postfork_child() {
     log::warn().str("forked child cannot start its fault thread").flush();
     running_.store(false);
     close(sock);
+    files_.drop_fork_fds();
     return;
   }
   bool acked = wait_byte(sock, 'a', 20000);
@@ -496,6 +532,7 @@ void Engine::postfork_child() {
   child_may_serve_.store(true, std::memory_order_release);
   if (acked) start_reclaimer();
   release_app_copy_of_uffd();
+  files_.drop_fork_fds();  // the threads have their copies
   if (!acked) log::warn().str("forked child: the parent did not let go of its faults; nothing will be compressed here").flush();
 }
 
@@ -527,6 +564,7 @@ void Engine::start_child_without_fork_events() {
   }
   start_reclaimer();
   release_app_copy_of_uffd();
+  files_.drop_fork_fds();  // the threads have their copies
 }
 
 uint64_t Engine::restore_all(uint64_t timeout_ns, bool keep_age, uint64_t* left) {
@@ -611,6 +649,19 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->deep_given_back = deep_given_back_.load(std::memory_order_relaxed);
   out->deep_dict_bytes = deep_dict_ready_.load(std::memory_order_acquire) ? deep_dict_.resident_bytes() : 0;
   out->cpu_ns_deep = cpu_ns_deep_.load(std::memory_order_relaxed);
+  const pool::FileStats files = files_.stats();
+  out->file_blobs = files.blobs;
+  out->file_bytes = files.blob_bytes;
+  out->file_disk_bytes = files.disk_bytes;
+  out->file_generations = files.generations;
+  out->file_writes = files_.writes();
+  out->file_reads = files_.reads();
+  out->file_write_errors = files_.write_errors();
+  out->file_read_errors = files_.read_errors();
+  out->file_full = files_.full();
+  out->file_fault_ns_p50 = file_fault_latency_.percentile(0.50);
+  out->file_fault_ns_p99 = file_fault_latency_.percentile(0.99);
+  out->cpu_ns_file = cpu_ns_file_.load(std::memory_order_relaxed);
   out->deep_sweeps = deep_sweeps_.load(std::memory_order_relaxed);
   out->deep_sweep_candidates = deep_sweep_candidates_.load(std::memory_order_relaxed);
 }

@@ -98,6 +98,13 @@ class Engine {
   heap::RegionSet* regions_ = nullptr;
   platform::Uffd uffd_;
   pool::Pool pool_;
+  // TMC_FILE_AGE: blobs idle that long move to a file (pool/file_store.h; the reclaimer
+  // moves them: reclaim/file_tier.h).
+  pool::FileStore files_;
+  void start_file_tier();
+  uint32_t file_age_epochs() const;
+  std::atomic<uint64_t> cpu_ns_file_{0};
+  LatencyHistogram file_fault_latency_;  // faults whose blob came from the file
   char* staging_ = nullptr;  // kStagingSlots registered pages owned by the reclaimer
   // One registered page nobody touches: a thread that needs the fault thread's attention
   // now (restore_all) purges it, and the fault thread wakes up to read the REMOVE event

@@ -46,6 +46,7 @@
 #include "platform/proc_fs.h"
 #include "policy/policy.h"
 #include "reclaim/deep.h"
+#include "reclaim/file_tier.h"
 #include "reclaim/engine.h"
 
 namespace tmc::reclaim {
@@ -129,7 +130,7 @@ struct Slot {
 
 class Reclaimer {
  public:
-  explicit Reclaimer(Engine& e) : e_(e), deep_(e) {}
+  explicit Reclaimer(Engine& e) : e_(e), deep_(e), file_mover_(e) {}
 
   bool init() {
     auto kind = control::option(OptionId::codec) == 1 ? codec::CodecKind::kZstd : codec::CodecKind::kLz4;
@@ -139,6 +140,7 @@ class Reclaimer {
     }
     blob_ = static_cast<char*>(base::meta_alloc(2 * kPageSize));
     candidate_ = static_cast<char*>(base::meta_alloc(kPageSize));
+    file_blob_ = static_cast<char*>(base::meta_alloc(kPageSize));
     pagemap_ = static_cast<uint64_t*>(base::meta_alloc(heap::kPagesPerBlock * sizeof(uint64_t)));
     probe_ = static_cast<uint64_t*>(base::meta_alloc(2 * Engine::kBatchPages * sizeof(uint64_t)));
     if (int err = pagemap_file_.open()) {
@@ -159,11 +161,12 @@ class Reclaimer {
     if (control::option(OptionId::dict) != 0 && e_.dict_.memory_bytes() == 0 &&
         !e_.dict_.init(kind, static_cast<int>(control::option(OptionId::zstd_level))))
       log::warn().str("no compression dictionary; pages are compressed without one").flush();
-    if (blob_ == nullptr || candidate_ == nullptr || pagemap_ == nullptr || probe_ == nullptr) {
+    if (blob_ == nullptr || candidate_ == nullptr || file_blob_ == nullptr || pagemap_ == nullptr || probe_ == nullptr) {
       log::warn().str("the reclaimer has no memory for its buffers; nothing will be compressed").flush();
       return false;
     }
     deep_.init(&codec_, &pagemap_file_);  // says why if it cannot; eviction goes on without it
+    file_mover_.init();
     return true;
   }
 
@@ -182,6 +185,26 @@ class Reclaimer {
       const bool more = deep_.step(now);
       const uint64_t after = platform::thread_cpu_ns();
       e_.cpu_ns_deep_.fetch_add(after - cpu, std::memory_order_relaxed);
+      cpu = after;
+      if (!more || cpu - cpu_start > kDeepSliceCpuNs || now_ns() - wall_start > kDeepSliceWallNs) return;
+      pace();
+      cpu = platform::thread_cpu_ns();
+    }
+  }
+
+  // TMC_FILE_AGE (file_tier.h): moves idle blobs to the file for a slice of time, unless
+  // faults are waiting for room (writing to a disk is slower than evicting). Called between
+  // passes with no lock held.
+  void move_idle_to_file() {
+    if (!file_mover_.enabled()) return;
+    const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
+    const uint64_t cpu_start = platform::thread_cpu_ns();
+    const uint64_t wall_start = now_ns();
+    for (uint64_t cpu = cpu_start;;) {
+      if (making_room()) return;
+      const bool more = file_mover_.step(now);
+      const uint64_t after = platform::thread_cpu_ns();
+      e_.cpu_ns_file_.fetch_add(after - cpu, std::memory_order_relaxed);
       cpu = after;
       if (!more || cpu - cpu_start > kDeepSliceCpuNs || now_ns() - wall_start > kDeepSliceWallNs) return;
       pace();
@@ -802,7 +825,7 @@ class Reclaimer {
     s.retained = 0;
     uint32_t size = 0;
     // Without pool_lock_: only this thread compacts the pool, and the blob is this slot's.
-    const void* blob = e_.pool_.data(h, &size);
+    const void* blob = e_.pool_.fetch(h, file_blob_, &size);
     const bool same = blob != nullptr && codec_.decode(blob, size, candidate_, s.retained_dict ? &e_.dict_ : nullptr) &&
                       memcmp(candidate_, page, kPageSize) == 0;
     e_.forget_retained(size, /*released=*/!same);
@@ -823,8 +846,7 @@ class Reclaimer {
   // A retained blob the slot owns whose page was purged under the move: it goes.
   void give_up_retained(Slot& s) {
     if (s.retained == 0) return;
-    uint32_t size = 0;
-    e_.pool_.data(s.retained, &size);
+    const uint32_t size = e_.pool_.size_of(s.retained);
     e_.pool_.release(s.retained);
     e_.forget_retained(size, /*released=*/true);
     e_.retained_changed_.fetch_add(1, std::memory_order_relaxed);
@@ -863,8 +885,7 @@ class Reclaimer {
       s.handle = m.handle;
       s.shared = true;
       s.hash = *hash;
-      uint32_t size = 0;
-      e_.pool_.data(m.handle, &size);
+      const uint32_t size = e_.pool_.size_of(m.handle);
       s.encoded = codec::Encoded{codec::Encoded::Kind::kCompressed, 0, size, m.with_dict};
       sampler_.found();
     }
@@ -880,7 +901,7 @@ class Reclaimer {
     uint32_t size = 0;
     // Reading without pool_lock_: only this thread compacts the pool, and the reference
     // keeps the blob alive.
-    const void* blob = e_.pool_.data(m.handle, &size);
+    const void* blob = e_.pool_.fetch(m.handle, file_blob_, &size);
     e_.dedup_compared_.fetch_add(1, std::memory_order_relaxed);
     if (blob == nullptr || !codec_.decode(blob, size, candidate_, m.with_dict ? &e_.dict_ : nullptr)) {
       e_.dedup_index_.forget(key, m.handle);
@@ -1067,6 +1088,7 @@ class Reclaimer {
   Engine& e_;
   codec::PageCodec codec_;
   DeepRecompressor deep_;  // TMC_DEEP_AGE
+  FileMover file_mover_;   // TMC_FILE_AGE
   char* blob_ = nullptr;
   uint64_t* pagemap_ = nullptr;  // one block's entries
   uint64_t* probe_ = nullptr;    // a failed run's destination and source entries (reconcile_run)
@@ -1099,6 +1121,7 @@ class Reclaimer {
   bool verify_ = false;  // TMC_VERIFY
   dedup::Sampler sampler_;     // which pages dedup looks at
   char* candidate_ = nullptr;  // a pooled page decoded, to compare with a page being evicted
+  char* file_blob_ = nullptr;  // a blob read back from the file tier (Pool::fetch)
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked
@@ -1162,6 +1185,7 @@ void* reclaimer_main(void* arg) {
     faults_before_pass = faults;
     if (evicted == 0) reclaimer->release_idle_ring();
     reclaimer->recompress_idle(evicted);
+    reclaimer->move_idle_to_file();
     reclaimer->report_cpu(platform::thread_cpu_ns());
     // With a cold age, one pass per epoch (a second); with none, as fast as there is work.
     if (cold_age) {

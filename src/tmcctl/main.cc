@@ -89,13 +89,16 @@ int cmd_list() {
   std::string error;
   std::vector<int> pids = discover_pids(&error);
   if (!error.empty()) return std::cerr << "tmcctl: " << error << "\n", 1;
-  printf("%-8s %-12s %-12s %s\n", "PID", "RSS", "HEAP", "COMMAND");
+  // Where each process's memory is: resident (the pool included), what the application
+  // holds, the compressed pool within RSS, and the blobs moved out to the file tier.
+  printf("%-8s %-10s %-10s %-10s %-10s %s\n", "PID", "RSS", "HEAP", "POOL", "FILE", "COMMAND");
   for (int pid : pids) {
     auto reply = request(pid, "stats", &error);
     if (!reply) continue;  // gone, or not ours to see
     auto fields = parse_flat_json(*reply);
-    printf("%-8d %-12s %-12s %s\n", pid, human_bytes(find_stat(fields, "rss_bytes").value_or(0)).c_str(),
-           human_bytes(find_stat(fields, "heap_bytes").value_or(0)).c_str(), read_cmdline(pid).c_str());
+    auto bytes = [&](const char* name) { return human_bytes(find_stat(fields, name).value_or(0)); };
+    printf("%-8d %-10s %-10s %-10s %-10s %s\n", pid, bytes("rss_bytes").c_str(), bytes("heap_bytes").c_str(),
+           bytes("pool_bytes").c_str(), bytes("file_bytes").c_str(), read_cmdline(pid).c_str());
   }
   return 0;
 }

@@ -27,48 +27,9 @@ namespace {
 constexpr size_t kPages = 4096;  // 16 MiB
 constexpr uint64_t kSeed = 9100;
 
-// ct::Rng streams of neighbouring seeds are the same stream shifted by a step, so pages
-// filled from seeds n and n+1 are near copies, and a dictionary holding one packs the
-// others to nothing. Each page here gets its own stream, as real heap pages are.
-uint64_t page_seed(uint64_t n) { return ct::Rng(n).next(); }
+using Heap = ct::SeededHeap<kPages>;
 
-struct Heap {
-  char* pages;
-  uint64_t seed[kPages];  // each page holds ct::fill_text(seed), or zeros
-  bool zero[kPages];
-};
-
-Heap* make_heap() {
-  auto* h = static_cast<Heap*>(malloc(sizeof(Heap)));
-  REQUIRE(h != nullptr, "malloc failed");
-  h->pages = static_cast<char*>(aligned_alloc(ct::kPage, kPages * ct::kPage));
-  REQUIRE(h->pages != nullptr, "aligned_alloc of %zu pages failed", kPages);
-  for (size_t i = 0; i < kPages; ++i) {
-    h->seed[i] = page_seed(kSeed + i);
-    h->zero[i] = false;
-    ct::fill_text(h->pages + i * ct::kPage, ct::kPage, h->seed[i]);
-  }
-  return h;
-}
-
-char* page(Heap* h, size_t i) { return h->pages + i * ct::kPage; }
-
-bool page_ok(const Heap* h, size_t i, const char* what) {
-  static thread_local char want[ct::kPage];
-  if (h->zero[i]) memset(want, 0, ct::kPage);
-  else ct::fill_text(want, ct::kPage, h->seed[i]);
-  const char* p = h->pages + i * ct::kPage;
-  if (memcmp(p, want, ct::kPage) == 0) return true;
-  ct::report_mismatch(what, p, p, want, ct::kPage);
-  return false;
-}
-
-size_t bad_pages(const char* what, const Heap* h) {
-  size_t bad = 0;
-  for (size_t i = 0; i < kPages; ++i)
-    if (!page_ok(h, i, bad < 3 ? what : "(not shown)")) ++bad;
-  return bad;
-}
+Heap* make_heap() { return Heap::make(kSeed); }
 
 void print_deep(const char* what, const tmc_stats& s) {
   printf("%s: compressed_pages=%llu compr_bytes=%llu deep_pages=%llu deep_recompressed=%llu deep_saved_bytes=%llu "
@@ -123,7 +84,7 @@ void* random_reader(void* arg) {
   ct::Rng rng(77);
   while (!r->stop.load(std::memory_order_relaxed)) {
     size_t i = rng.below(kPages);
-    if (!page_ok(r->h, i, "random read during recompression")) r->bad.fetch_add(1);
+    if (!r->h->page_ok(i, "random read during recompression")) r->bad.fetch_add(1);
     r->reads.fetch_add(1, std::memory_order_relaxed);
     if (r->reads.load(std::memory_order_relaxed) % 64 == 0) ct::sleep_ms(1);
   }
@@ -158,7 +119,7 @@ int recompress() {
   CHECK(s.compr_bytes < evicted.compr_bytes, "pool bytes %llu not below the %llu before recompression",
         (unsigned long long)s.compr_bytes, (unsigned long long)evicted.compr_bytes);
   CHECK(s.cpu_ns_deep > 0, "no CPU reported for recompression");
-  size_t bad = bad_pages("after recompression", h);
+  size_t bad = h->bad_pages("after recompression");
   CHECK(bad == 0, "%zu of %zu pages came back wrong", bad, kPages);
   tmc_stats end = ct::stats();
   print_deep("read back", end);
@@ -188,10 +149,9 @@ int writes() {
     // A third of the pages get new contents (a fault brings each back from its deep blob
     // first, to be written).
     for (size_t i = static_cast<size_t>(round); i < kPages; i += 3) {
-      h->seed[i] = page_seed(kSeed + 1000000 * (round + 1) + i);
-      ct::fill_text(page(h, i), ct::kPage, h->seed[i]);
+      h->write(i, Heap::page_seed(kSeed + 1000000 * (round + 1) + i));
     }
-    size_t bad = bad_pages("just written", h);
+    size_t bad = h->bad_pages("just written");
     CHECK(bad == 0, "round %d: %zu pages wrong right after writing", round, bad);
     wait_all_evicted(h, "eviction after writes");
     ct::wait_stats([&](const tmc_stats& st) { return st.deep_recompressed >= recompressed0 + kPages / 3 * 9 / 10; }, 90);
@@ -199,7 +159,7 @@ int writes() {
     print_deep("recompressed again", s);
     CHECK(s.deep_recompressed >= recompressed0 + kPages / 3 * 9 / 10, "round %d: only %llu pages recompressed again",
           round, (unsigned long long)(s.deep_recompressed - recompressed0));
-    bad = bad_pages("after recompressing written pages", h);
+    bad = h->bad_pages("after recompressing written pages");
     CHECK(bad == 0, "round %d: %zu of %zu pages came back wrong", round, bad, kPages);
   }
   CHECK(ct::stats().verify_failures == 0, "verify failures");
@@ -214,15 +174,17 @@ int purge() {
   // Every other run of 8 pages.
   size_t purged = 0;
   for (size_t i = 0; i + 8 <= kPages; i += 16) {
-    REQUIRE(madvise(page(h, i), 8 * ct::kPage, MADV_DONTNEED) == 0, "madvise failed: %s", strerror(errno));
+    REQUIRE(madvise(h->page(i), 8 * ct::kPage, MADV_DONTNEED) == 0, "madvise failed: %s", strerror(errno));
     for (size_t k = 0; k < 8; ++k) h->zero[i + k] = true;
     purged += 8;
   }
   tmc_stats after = ct::stats();
   print_deep("purged", after);
-  CHECK(after.deep_pages + purged * 8 / 10 <= deep0, "deep_pages %llu did not fall by about %zu from %llu",
-        (unsigned long long)after.deep_pages, purged, (unsigned long long)deep0);
-  size_t bad = bad_pages("after purge", h);
+  // Recompression may still be going on (deep0 was read at 90%): what must hold is that no
+  // purged page still counts, whatever was recompressed since.
+  CHECK(after.deep_pages <= kPages - purged * 9 / 10, "deep_pages %llu (%llu before the purge): the %zu purged pages "
+        "did not leave it", (unsigned long long)after.deep_pages, (unsigned long long)deep0, purged);
+  size_t bad = h->bad_pages("after purge");
   CHECK(bad == 0, "%zu of %zu pages wrong after purging %zu", bad, kPages, purged);
   CHECK(ct::stats().verify_failures == 0, "verify failures");
   return tmc_test_finish("compress_deep purge");
@@ -237,12 +199,11 @@ int fork_test() {
   REQUIRE(pid >= 0, "fork failed: %s", strerror(errno));
   if (pid == 0) {
     alarm(120);
-    size_t bad = bad_pages("child, inherited pages", h);
+    size_t bad = h->bad_pages("child, inherited pages");
     for (size_t i = 0; i < kPages; i += 2) {
-      h->seed[i] = page_seed(kSeed + 5000000 + i);
-      ct::fill_text(page(h, i), ct::kPage, h->seed[i]);
+      h->write(i, Heap::page_seed(kSeed + 5000000 + i));
     }
-    bad += bad_pages("child, after writing", h);
+    bad += h->bad_pages("child, after writing");
     printf("child: %zu bad pages\n", bad);
     fflush(stdout);
     _exit(bad == 0 ? 0 : 1);
@@ -250,11 +211,11 @@ int fork_test() {
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid, "waitpid failed");
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %d)", status);
-  size_t bad = bad_pages("parent, after the child", h);
+  size_t bad = h->bad_pages("parent, after the child");
   CHECK(bad == 0, "parent: %zu of %zu pages wrong", bad, kPages);
   // The parent's pages go out and are recompressed again after the fork.
   wait_all_evicted(h, "eviction after fork");
-  bad = bad_pages("parent, evicted again", h);
+  bad = h->bad_pages("parent, evicted again");
   CHECK(bad == 0, "parent: %zu of %zu pages wrong after evicting again", bad, kPages);
   CHECK(ct::stats().verify_failures == 0, "verify failures");
   return tmc_test_finish("compress_deep fork");
@@ -269,7 +230,7 @@ int off() {
   print_deep("evicted", s);
   CHECK(s.deep_recompressed == 0 && s.deep_pages == 0 && s.deep_dict_bytes == 0 && s.cpu_ns_deep == 0,
         "recompression ran with TMC_DEEP_AGE=0");
-  size_t bad = bad_pages("read back", h);
+  size_t bad = h->bad_pages("read back");
   CHECK(bad == 0, "%zu pages wrong", bad);
   return tmc_test_finish("compress_deep off");
 }

@@ -311,4 +311,51 @@ inline void report_mismatch(const char* what, const void* at, const void* got, c
   fflush(stderr);
 }
 
+// A heap of N pages of realistic text (fill_text), each from a seed of its own, or zeros:
+// what every page must hold is known without a copy. Streams of neighbouring Rng seeds are
+// the same stream shifted by a step, so pages filled from seeds n and n+1 would be near
+// copies that a dictionary packs to nothing: each page's seed is drawn from its number
+// (page_seed), as real heap pages differ.
+template <size_t N>
+struct SeededHeap {
+  static constexpr size_t kPages = N;
+  char* pages;
+  uint64_t seed[N];  // each page holds fill_text(seed), or zeros
+  bool zero[N];
+
+  static uint64_t page_seed(uint64_t n) { return Rng(n).next(); }
+
+  // Page i from page_seed(first_seed + i); the descriptor itself is malloc'd (heap memory).
+  static SeededHeap* make(uint64_t first_seed) {
+    auto* h = static_cast<SeededHeap*>(malloc(sizeof(SeededHeap)));
+    REQUIRE(h != nullptr, "malloc failed");
+    h->pages = static_cast<char*>(aligned_alloc(kPage, N * kPage));
+    REQUIRE(h->pages != nullptr, "aligned_alloc of %zu pages failed", N);
+    for (size_t i = 0; i < N; ++i) h->write(i, page_seed(first_seed + i));
+    return h;
+  }
+  char* page(size_t i) const { return pages + i * kPage; }
+  void write(size_t i, uint64_t s) {
+    seed[i] = s;
+    zero[i] = false;
+    fill_text(page(i), kPage, s);
+  }
+  bool page_ok(size_t i, const char* what) const {
+    static thread_local char want[kPage];
+    if (zero[i]) memset(want, 0, kPage);
+    else fill_text(want, kPage, seed[i]);
+    const char* p = page(i);
+    if (memcmp(p, want, kPage) == 0) return true;
+    report_mismatch(what, p, p, want, kPage);
+    return false;
+  }
+  // Pages that read wrong (the first three reported in full).
+  size_t bad_pages(const char* what) const {
+    size_t bad = 0;
+    for (size_t i = 0; i < N; ++i)
+      if (!page_ok(i, bad < 3 ? what : "(not shown)")) ++bad;
+    return bad;
+  }
+};
+
 }  // namespace ct

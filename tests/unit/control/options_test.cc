@@ -120,6 +120,23 @@ TEST(Options, LoadFromEnvUsesDefaultForMalformedValue) {
   reset_options();
 }
 
+TEST(Options, Paths) {
+  EXPECT_EQ(parse_ok(OptionId::file_dir, "/var/tmp").value, 8u);
+  EXPECT_FALSE(parses(OptionId::file_dir, "var/tmp"));  // relative
+  EXPECT_FALSE(parses(OptionId::file_dir, ""));
+  EXPECT_FALSE(parses(OptionId::file_dir, std::string(kMaxPath, '/').c_str()));
+  setenv("TMC_FILE_DIR", " /srv/tmc ", 1);
+  load_options_from_env();
+  EXPECT_STREQ(option_path(OptionId::file_dir), "/srv/tmc");
+  char buf[64];
+  format_option(OptionId::file_dir, buf, sizeof(buf));
+  EXPECT_STREQ(buf, "/srv/tmc");
+  EXPECT_FALSE(set_option(OptionId::file_dir, "/other")) << "a path is read once, at start";
+  unsetenv("TMC_FILE_DIR");
+  reset_options();
+  EXPECT_STREQ(option_path(OptionId::file_dir), "/var/tmp");
+}
+
 TEST(Options, FindByName) {
   OptionId id;
   ASSERT_TRUE(find_option("TMC_ENABLE", &id));
