@@ -276,7 +276,7 @@ libtmc_run() {
   ((has_file)) && SETTLE_UNTIL=file_settled
   ((has_deep && has_file)) && SETTLE_UNTIL=both_settled
   record_cold "$REDIS_PID" "$run" "$hwm" "$goal" "$cold_age" "$(awk -v a="$cold_s" -v b="$deep_s" -v f="$((has_file))" -v fs="$file_s" 'BEGIN {x = a + b; if (f && a + fs > x) x = a + fs; print x}')" "$settle_timeout"
-  if [[ -n "$SETTLE_UNTIL" ]]; then
+  if ((has_deep)); then
     local dp ds dd dc
     read -r dp ds dd dc < <(jget "$WORK/$run.stats-cold.json" deep_pages deep_saved_bytes deep_dict_bytes cpu_ns_deep | paste -sd' ')
     put deep_pages "$dp"; put deep_saved_bytes "$ds"; put deep_dict_bytes "$dd"; put cpu_ns_deep "$dc"

@@ -34,6 +34,14 @@ int find_run(uint64_t used, uint32_t units) {
 uint64_t run_mask(uint32_t first, uint32_t units) {
   return (units == 64 ? ~uint64_t{0} : ((uint64_t{1} << units) - 1)) << first;
 }
+
+// The longest run of clear bits: each round of free &= free >> 1 shortens every run by one.
+uint32_t longest_run(uint64_t used) {
+  uint64_t free = ~used;
+  uint32_t n = 0;
+  for (; free != 0; ++n) free &= free >> 1;
+  return n;
+}
 }  // namespace
 
 bool FileStore::init(const char* dir, uint64_t max_bytes) {
@@ -48,14 +56,16 @@ bool FileStore::init(const char* dir, uint64_t max_bytes) {
     errno = EINVAL;
     return false;
   }
-  // Address space for the whole bitmap; pages are touched as groups come into use.
-  void* bits = mmap(nullptr, groups * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // Address space for the whole bitmap and the room maps (kRoomClasses bits per group,
+  // rounded up to words); pages are touched as groups come into use.
+  room_words_ = (groups + 63) / 64;
+  const size_t bytes = (groups + kRoomClasses * room_words_) * sizeof(uint64_t);
+  void* bits = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (bits == MAP_FAILED) return false;
   const int fd = open_file();
   if (fd < 0) {
     const int err = errno;
-    munmap(bits, groups * sizeof(uint64_t));
+    munmap(bits, bytes);
     errno = err;
     return false;
   }
@@ -64,6 +74,7 @@ bool FileStore::init(const char* dir, uint64_t max_bytes) {
   const char* fail = platform::env_get("TMC_TEST_FILE_FAIL_AFTER");
   fail_after_ = fail != nullptr ? strtoull(fail, nullptr, 10) : UINT64_MAX;
   bitmap_ = static_cast<uint64_t*>(bits);
+  for (int c = 0; c < kRoomClasses; ++c) room_[c] = bitmap_ + groups + c * room_words_;
   max_units_ = groups * kGroupUnits;
   return true;
 }
@@ -95,10 +106,13 @@ bool FileStore::open_generation() {
   }
   const int fd = open_file();
   if (fd < 0) return false;
-  // The bitmap held the sealed generation's units: clear it (and give its pages back).
+  // The maps held the sealed generation's units: clear them (and give their pages back).
   if (groups_used_ != 0) {
-    const size_t bytes = (groups_used_ * sizeof(uint64_t) + 4095) & ~size_t{4095};
-    madvise(bitmap_, bytes, MADV_DONTNEED);
+    auto drop = [](uint64_t* p, uint64_t words) {
+      madvise(p, (words * sizeof(uint64_t) + 4095) & ~size_t{4095}, MADV_DONTNEED);
+    };
+    drop(bitmap_, groups_used_);
+    for (uint64_t* room : room_) drop(room, (groups_used_ + 63) / 64);
   }
   SpinLockGuard guard(lock_);
   groups_used_ = 0;
@@ -136,14 +150,36 @@ uint64_t FileStore::disk_units_locked() const {
   return units;
 }
 
+// The room maps say which groups have a free run of at least kRoomUnits[c] units; kept
+// in step with the group's word after every change.
+void FileStore::update_room_locked(uint64_t group) {
+  const uint32_t run = longest_run(bitmap_[group]);
+  const uint64_t bit = uint64_t{1} << (group % 64);
+  for (int c = 0; c < kRoomClasses; ++c) {
+    if (run >= kRoomUnits[c]) room_[c][group / 64] |= bit;
+    else room_[c][group / 64] &= ~bit;
+  }
+}
+
 uint64_t FileStore::allocate_locked(uint32_t units) {
   Generation& g = gens_[current_];
-  // Groups already in use first, from the cursor on, then a fresh one.
-  for (uint64_t i = 0; i < groups_used_; ++i) {
-    const uint64_t group = (cursor_ + i) % groups_used_;
+  // Groups in use with room first, from the cursor on (freed units are reused before the
+  // file grows), in the smallest room class that always fits: no search meets a group
+  // that cannot take the blob.
+  int c = 0;
+  while (kRoomUnits[c] < units) ++c;
+  const uint64_t words = (groups_used_ + 63) / 64;
+  for (uint64_t i = 0; i <= words && words != 0; ++i) {
+    const uint64_t w = (cursor_ / 64 + i) % words;
+    uint64_t bits = room_[c][w];
+    if (i == 0) bits &= ~uint64_t{0} << (cursor_ % 64);  // the word's groups before the cursor come last
+    else if (i == words) bits &= ~(~uint64_t{0} << (cursor_ % 64));
+    if (bits == 0) continue;
+    const uint64_t group = w * 64 + static_cast<uint64_t>(std::countr_zero(bits));
     const int first = find_run(bitmap_[group], units);
-    if (first < 0) continue;
+    if (first < 0) continue;  // cannot happen: the room map says it fits
     bitmap_[group] |= run_mask(static_cast<uint32_t>(first), units);
+    update_room_locked(group);
     cursor_ = group;
     return group * kGroupUnits + static_cast<uint64_t>(first);
   }
@@ -152,6 +188,7 @@ uint64_t FileStore::allocate_locked(uint32_t units) {
     return kNoLocation;
   const uint64_t group = groups_used_++;
   bitmap_[group] = run_mask(0, units);
+  update_room_locked(group);
   g.disk_units = groups_used_ * kGroupUnits;
   cursor_ = group;
   return group * kGroupUnits;
@@ -193,6 +230,7 @@ uint64_t FileStore::write(const void* data, uint32_t size) {
     const int err = n < 0 ? errno : ENOSPC;  // a short write is a full disk
     SpinLockGuard guard(lock_);
     bitmap_[unit / kGroupUnits] &= ~run_mask(static_cast<uint32_t>(unit % kGroupUnits), units);
+    update_room_locked(unit / kGroupUnits);
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     errno = err;
     return kNoLocation;
@@ -255,8 +293,10 @@ void FileStore::free(uint64_t location, uint32_t size) {
   g.blobs--;
   g.blob_bytes -= size;
   // A sealed generation's units stay taken: a forked process may still read them.
-  if (g.state == GenState::kCurrent)
+  if (g.state == GenState::kCurrent) {
     bitmap_[unit / kGroupUnits] &= ~run_mask(static_cast<uint32_t>(unit % kGroupUnits), units_of(size));
+    update_room_locked(unit / kGroupUnits);
+  }
 }
 
 void FileStore::prepare_fork() {

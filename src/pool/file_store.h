@@ -130,11 +130,16 @@ class FileStore {
   int reader_fd(int gen);  // the calling thread's descriptor for a generation's file
   bool open_generation();          // makes a fresh current generation (lock not held)
   uint64_t allocate_locked(uint32_t units);  // in the current generation, or kNoLocation
+  void update_room_locked(uint64_t group);
   uint64_t disk_units_locked() const;
 
   char dir_[256] = {};
   uint64_t max_units_ = 0;
+  static constexpr int kRoomClasses = 3;
+  static constexpr uint32_t kRoomUnits[kRoomClasses] = {8, 16, 32};
   uint64_t* bitmap_ = nullptr;  // max_units_ bits, reserved once, touched as groups are used
+  uint64_t* room_[kRoomClasses] = {};  // one bit per group: a free run of kRoomUnits[c]
+  uint64_t room_words_ = 0;
   uint64_t groups_used_ = 0;    // groups of the current generation touched so far
   uint64_t cursor_ = 0;         // where the next search starts (a group)
 
