@@ -101,11 +101,11 @@ constexpr uint64_t kCompactCheckNs = 100'000'000;
 // compacting and purging all at once held both locks for 80-140 ms with 240 MiB to free.
 constexpr size_t kCompactStepBytes = size_t{256} << 10;
 constexpr size_t kTrimStepBytes = size_t{2} << 20;
-// Recompression of idle blobs (deep.h) runs after a pass, for at most this much of the
-// thread's CPU and of wall time per epoch, paced by the budget like eviction, so that it
-// never delays the next pass by much.
-constexpr uint64_t kDeepSliceCpuNs = 100'000'000;
-constexpr uint64_t kDeepSliceWallNs = 500'000'000;
+// Recompression of idle blobs (deep.h) and moves to the file tier (file_tier.h) run after a
+// pass, each for at most this much of the thread's CPU and of wall time per epoch, paced by
+// the budget like eviction, so that they never delay the next pass by much.
+constexpr uint64_t kIdleSliceCpuNs = 100'000'000;
+constexpr uint64_t kIdleSliceWallNs = 500'000'000;
 
 uint64_t now_ns() {
   timespec ts;
@@ -170,46 +170,42 @@ class Reclaimer {
     return true;
   }
 
-  // TMC_DEEP_AGE (deep.h): recompresses idle blobs for a slice of CPU, unless faults want
-  // room or the target does and the last pass could still evict (`evicted` pages): making
-  // room comes first. Above a target that eviction cannot reach (every page that may go
-  // is out), recompression is what is left to bring RSS down. Called between passes with
-  // no lock held.
-  void recompress_idle(uint64_t evicted) {
-    if (!deep_.enabled()) return;
+  // Background work between passes (no lock held): step(now) again and again for one slice
+  // (kIdleSliceCpuNs of CPU, kIdleSliceWallNs of wall time at most), paced by the CPU
+  // budget, while step says there is more and yield() does not; the CPU goes to *cpu_stat.
+  template <typename Step, typename Yield>
+  void idle_slice(Step step, Yield yield, std::atomic<uint64_t>& cpu_stat) {
     const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
     const uint64_t cpu_start = platform::thread_cpu_ns();
     const uint64_t wall_start = now_ns();
     for (uint64_t cpu = cpu_start;;) {
-      if (making_room() || target_demands_room() || (evicted != 0 && evicting_for_target())) return;
-      const bool more = deep_.step(now);
+      if (yield()) return;
+      const bool more = step(now);
       const uint64_t after = platform::thread_cpu_ns();
-      e_.cpu_ns_deep_.fetch_add(after - cpu, std::memory_order_relaxed);
+      cpu_stat.fetch_add(after - cpu, std::memory_order_relaxed);
       cpu = after;
-      if (!more || cpu - cpu_start > kDeepSliceCpuNs || now_ns() - wall_start > kDeepSliceWallNs) return;
+      if (!more || cpu - cpu_start > kIdleSliceCpuNs || now_ns() - wall_start > kIdleSliceWallNs) return;
       pace();
       cpu = platform::thread_cpu_ns();
     }
   }
 
-  // TMC_FILE_AGE (file_tier.h): moves idle blobs to the file for a slice of time, unless
-  // faults are waiting for room (writing to a disk is slower than evicting). Called between
-  // passes with no lock held.
+  // TMC_DEEP_AGE (deep.h): recompresses idle blobs for a slice, unless faults want room or
+  // the target does and the last pass could still evict (`evicted` pages): making room
+  // comes first. Above a target that eviction cannot reach (every page that may go is out),
+  // recompression is what is left to bring RSS down.
+  void recompress_idle(uint64_t evicted) {
+    if (!deep_.enabled()) return;
+    idle_slice([&](uint32_t now) { return deep_.step(now); },
+               [&] { return making_room() || target_demands_room() || (evicted != 0 && evicting_for_target()); },
+               e_.cpu_ns_deep_);
+  }
+
+  // TMC_FILE_AGE (file_tier.h): moves idle blobs to the file for a slice, unless faults
+  // are waiting for room (writing to a disk is slower than evicting).
   void move_idle_to_file() {
     if (!file_mover_.enabled()) return;
-    const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
-    const uint64_t cpu_start = platform::thread_cpu_ns();
-    const uint64_t wall_start = now_ns();
-    for (uint64_t cpu = cpu_start;;) {
-      if (making_room()) return;
-      const bool more = file_mover_.step(now);
-      const uint64_t after = platform::thread_cpu_ns();
-      e_.cpu_ns_file_.fetch_add(after - cpu, std::memory_order_relaxed);
-      cpu = after;
-      if (!more || cpu - cpu_start > kDeepSliceCpuNs || now_ns() - wall_start > kDeepSliceWallNs) return;
-      pace();
-      cpu = platform::thread_cpu_ns();
-    }
+    idle_slice([&](uint32_t now) { return file_mover_.step(now); }, [&] { return making_room(); }, e_.cpu_ns_file_);
   }
 
   // One pass over every region; returns the number of pages evicted.
