@@ -44,12 +44,6 @@ void print_deep(const char* what, const tmc_stats& s) {
   fflush(stdout);
 }
 
-void wait_all_evicted(const Heap* h, const char* when) {
-  long present = ct::wait_evicted(h->pages, kPages * ct::kPage, kPages / 50, 60);
-  REQUIRE(present >= 0 && present <= static_cast<long>(kPages / 50),
-          "%s: pages not evicted within 60 s (%ld of %zu present)", when, present, kPages);
-}
-
 // Waits until at least `share` percent of the heap's pages hold deep blobs.
 tmc_stats wait_deep(uint64_t share, const char* when) {
   const uint64_t want = kPages * share / 100;
@@ -63,7 +57,7 @@ tmc_stats wait_deep(uint64_t share, const char* when) {
 // A heap whose pages were evicted and mostly recompressed.
 Heap* deep_heap(tmc_stats* out) {
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   tmc_stats before = ct::stats();
   print_deep("evicted", before);
   *out = wait_deep(90, "recompressed");
@@ -71,47 +65,17 @@ Heap* deep_heap(tmc_stats* out) {
   return h;
 }
 
-struct Reader {
-  Heap* h;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> reads{0}, bad{0};
-};
-
-// Reads (and checks) pages at random while they are recompressed: some faults race the
-// recompressor's take of the same page.
-void* random_reader(void* arg) {
-  auto* r = static_cast<Reader*>(arg);
-  ct::Rng rng(77);
-  while (!r->stop.load(std::memory_order_relaxed)) {
-    size_t i = rng.below(kPages);
-    if (!r->h->page_ok(i, "random read during recompression")) r->bad.fetch_add(1);
-    r->reads.fetch_add(1, std::memory_order_relaxed);
-    if (r->reads.load(std::memory_order_relaxed) % 64 == 0) ct::sleep_ms(1);
-  }
-  return nullptr;
-}
-
 int recompress() {
   tmc_test_step("idle blobs are recompressed smaller, and pages read back equal, also during recompression");
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   tmc_stats evicted = ct::stats();
   print_deep("evicted", evicted);
   // Readers from the first recompressed page on: pages come back (and, with no cold age,
   // go out again at once and are recompressed again a pass later).
   ct::wait_stats([](const tmc_stats& st) { return st.deep_recompressed > 0; }, 90);
-  Reader r;
-  r.h = h;
-  pthread_t t;
-  REQUIRE(pthread_create(&t, nullptr, random_reader, &r) == 0, "pthread_create failed");
-  ct::sleep_ms(3000);
-  r.stop = true;
-  pthread_join(t, nullptr);
-  printf("random reads during recompression: %llu, wrong: %llu\n", (unsigned long long)r.reads.load(),
-         (unsigned long long)r.bad.load());
-  CHECK(r.bad.load() == 0, "%llu random reads saw wrong bytes", (unsigned long long)r.bad.load());
-  CHECK(r.reads.load() > 100, "the reader made only %llu reads", (unsigned long long)r.reads.load());
-  wait_all_evicted(h, "eviction after the reads");
+  h->read_at_random_for(3000, "random read during recompression");
+  h->wait_all_evicted("eviction after the reads");
   tmc_stats s = wait_deep(90, "recompressed");
   CHECK(s.deep_dict_bytes > 0, "no deep dictionary reported");
   CHECK(s.deep_saved_bytes > 0, "recompression saved nothing");
@@ -153,7 +117,7 @@ int writes() {
     }
     size_t bad = h->bad_pages("just written");
     CHECK(bad == 0, "round %d: %zu pages wrong right after writing", round, bad);
-    wait_all_evicted(h, "eviction after writes");
+    h->wait_all_evicted("eviction after writes");
     ct::wait_stats([&](const tmc_stats& st) { return st.deep_recompressed >= recompressed0 + kPages / 3 * 9 / 10; }, 90);
     s = ct::stats();
     print_deep("recompressed again", s);
@@ -214,7 +178,7 @@ int fork_test() {
   size_t bad = h->bad_pages("parent, after the child");
   CHECK(bad == 0, "parent: %zu of %zu pages wrong", bad, kPages);
   // The parent's pages go out and are recompressed again after the fork.
-  wait_all_evicted(h, "eviction after fork");
+  h->wait_all_evicted("eviction after fork");
   bad = h->bad_pages("parent, evicted again");
   CHECK(bad == 0, "parent: %zu of %zu pages wrong after evicting again", bad, kPages);
   CHECK(ct::stats().verify_failures == 0, "verify failures");
@@ -224,7 +188,7 @@ int fork_test() {
 int off() {
   tmc_test_step("with TMC_DEEP_AGE=0 nothing is recompressed");
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   ct::sleep_ms(3000);
   tmc_stats s = ct::stats();
   print_deep("evicted", s);

@@ -49,12 +49,6 @@ void print_file(const char* what, const tmc_stats& s) {
   fflush(stdout);
 }
 
-void wait_all_evicted(const Heap* h, const char* when) {
-  long present = ct::wait_evicted(h->pages, kPages * ct::kPage, kPages / 50, 60);
-  REQUIRE(present >= 0 && present <= static_cast<long>(kPages / 50),
-          "%s: pages not evicted within 60 s (%ld of %zu present)", when, present, kPages);
-}
-
 // Waits until at least `share` percent of the heap's pages have their blobs in the file.
 tmc_stats wait_filed(uint64_t share, const char* when) {
   const uint64_t want = kPages * share / 100;
@@ -68,52 +62,22 @@ tmc_stats wait_filed(uint64_t share, const char* when) {
 // A heap whose pages were evicted and whose blobs mostly moved to the file.
 Heap* filed_heap(tmc_stats* evicted, tmc_stats* filed) {
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   *evicted = ct::stats();
   print_file("evicted", *evicted);
   *filed = wait_filed(90, "moved to the file");
   return h;
 }
 
-struct Reader {
-  Heap* h;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> reads{0}, bad{0};
-};
-
-// Reads (and checks) pages at random while their blobs move: some faults race the move of
-// their own blob.
-void* random_reader(void* arg) {
-  auto* r = static_cast<Reader*>(arg);
-  ct::Rng rng(91);
-  while (!r->stop.load(std::memory_order_relaxed)) {
-    size_t i = rng.below(kPages);
-    if (!r->h->page_ok(i, "random read while blobs move")) r->bad.fetch_add(1);
-    r->reads.fetch_add(1, std::memory_order_relaxed);
-    if (r->reads.load(std::memory_order_relaxed) % 64 == 0) ct::sleep_ms(1);
-  }
-  return nullptr;
-}
-
 int move() {
   tmc_test_step("idle blobs move to the file, the pool shrinks, and pages read back equal, also during the moves");
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   tmc_stats evicted = ct::stats();
   print_file("evicted", evicted);
   ct::wait_stats([](const tmc_stats& st) { return st.file_writes > 0; }, 90);
-  Reader r;
-  r.h = h;
-  pthread_t t;
-  REQUIRE(pthread_create(&t, nullptr, random_reader, &r) == 0, "pthread_create failed");
-  ct::sleep_ms(3000);
-  r.stop = true;
-  pthread_join(t, nullptr);
-  printf("random reads while blobs moved: %llu, wrong: %llu\n", (unsigned long long)r.reads.load(),
-         (unsigned long long)r.bad.load());
-  CHECK(r.bad.load() == 0, "%llu random reads saw wrong bytes", (unsigned long long)r.bad.load());
-  CHECK(r.reads.load() > 100, "the reader made only %llu reads", (unsigned long long)r.reads.load());
-  wait_all_evicted(h, "eviction after the reads");
+  h->read_at_random_for(3000, "random read while blobs move");
+  h->wait_all_evicted("eviction after the reads");
   tmc_stats s = wait_filed(90, "moved to the file");
   // The blobs' bytes left memory: what stays in the pool is the few blobs not moved yet.
   // (The moves start a pass after eviction, so nothing read before is a clean "before".)
@@ -155,7 +119,7 @@ int writes() {
     }
     size_t bad = h->bad_pages("just written");
     CHECK(bad == 0, "round %d: %zu pages wrong right after writing", round, bad);
-    wait_all_evicted(h, "eviction after writes");
+    h->wait_all_evicted("eviction after writes");
     ct::wait_stats([&](const tmc_stats& st) { return st.file_writes >= writes0 + kPages / 3 * 9 / 10; }, 90);
     s = ct::stats();
     print_file("moved again", s);
@@ -254,7 +218,7 @@ int fork_test() {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %d)", status);
   size_t bad = h->bad_pages("parent, after the child");
   CHECK(bad == 0, "parent: %zu of %zu pages wrong", bad, kPages);
-  wait_all_evicted(h, "parent, eviction after the child");
+  h->wait_all_evicted("parent, eviction after the child");
   bad = h->bad_pages("parent, evicted again");
   CHECK(bad == 0, "parent: %zu of %zu pages wrong after evicting again", bad, kPages);
   s = ct::stats();
@@ -269,7 +233,7 @@ int limited(const char* mode) {
   tmc_test_step(strcmp(mode, "full") == 0 ? "blobs beyond TMC_FILE_MAX stay in memory, all exact"
                                           : "writes that fail leave their blobs in memory, all exact");
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   const bool full = strcmp(mode, "full") == 0;
   bool hit = ct::wait_stats([&](const tmc_stats& st) { return full ? st.file_full > 0 : st.file_write_errors > 0; }, 90);
   ct::sleep_ms(2000);  // more sweeps meet the limit again
@@ -291,7 +255,7 @@ int limited(const char* mode) {
 int off() {
   tmc_test_step("a TMC_FILE_DIR that cannot take a file turns the file tier off; pages stay exact");
   Heap* h = make_heap();
-  wait_all_evicted(h, "eviction");
+  h->wait_all_evicted("eviction");
   ct::sleep_ms(3000);
   tmc_stats s = ct::stats();
   print_file("off", s);

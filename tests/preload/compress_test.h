@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
+#include <thread>
 
 #include "tmc/tmc.h"
 #include "tmc_test.h"
@@ -355,6 +357,32 @@ struct SeededHeap {
     for (size_t i = 0; i < N; ++i)
       if (!page_ok(i, bad < 3 ? what : "(not shown)")) ++bad;
     return bad;
+  }
+  // Waits until at most 2% of the pages are present (60 s at most); the test fails otherwise.
+  void wait_all_evicted(const char* when) const {
+    long present = ct::wait_evicted(pages, N * kPage, N / 50, 60);
+    REQUIRE(present >= 0 && present <= static_cast<long>(N / 50),
+            "%s: pages not evicted within 60 s (%ld of %zu present)", when, present, N);
+  }
+  // Reads and checks pages at random on a thread of its own for `ms` milliseconds, so that
+  // faults race whatever the engine does to the same pages meanwhile; CHECKs that none read
+  // wrong and that the reads were many.
+  void read_at_random_for(double ms, const char* what) const {
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> reads{0}, bad{0};
+    std::thread reader([&] {
+      Rng rng(77);
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (!page_ok(rng.below(N), what)) bad.fetch_add(1);
+        if (reads.fetch_add(1, std::memory_order_relaxed) % 64 == 63) sleep_ms(1);
+      }
+    });
+    sleep_ms(ms);
+    stop = true;
+    reader.join();
+    printf("%s: %llu random reads, %llu wrong\n", what, (unsigned long long)reads.load(), (unsigned long long)bad.load());
+    CHECK(bad.load() == 0, "%s: %llu random reads saw wrong bytes", what, (unsigned long long)bad.load());
+    CHECK(reads.load() > 100, "%s: the reader made only %llu reads", what, (unsigned long long)reads.load());
   }
 };
 
