@@ -129,4 +129,38 @@ class RegionSet {
   uint64_t reserved_ = 0;
 };
 
+// A sweep over every managed page, region by region, resuming where the last call stopped:
+// the background walkers (reclaim/deep.h, reclaim/file_tier.h) look at a bounded number of
+// pages per step. Used by one thread.
+class PageSweep {
+ public:
+  // The next page: its entry and address. False once the sweep has passed the last page;
+  // the next call starts again from the first.
+  bool next(const RegionSet& regions, PageEntry** entry, uintptr_t* page) {
+    for (;;) {
+      if (region_ >= regions.region_count()) {
+        restart();
+        return false;
+      }
+      const RegionView v = regions.view(region_);
+      if (index_ < (v.frontier - v.base) / kPageSize) {
+        *entry = &v.pages[index_];
+        *page = v.base + index_ * kPageSize;
+        ++index_;
+        return true;
+      }
+      ++region_;
+      index_ = 0;
+    }
+  }
+  void restart() {
+    region_ = 0;
+    index_ = 0;
+  }
+
+ private:
+  int region_ = 0;
+  uint64_t index_ = 0;
+};
+
 }  // namespace tmc::heap

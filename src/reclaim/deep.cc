@@ -56,10 +56,10 @@ bool DeepRecompressor::candidate(PageWord w, uint32_t now) const {
 
 bool DeepRecompressor::scan(uint32_t now, bool count_only) {
   cand_count_ = 0;
-  for (uint32_t looked = 0; looked < kScanPerStep && cand_count_ < kBatch;) {
-    if (region_ >= e_.regions_->region_count()) {
-      region_ = 0;
-      index_ = 0;
+  PageEntry* entry;
+  uintptr_t page;
+  for (uint32_t looked = 0; looked < kScanPerStep && cand_count_ < kBatch; ++looked) {
+    if (!sweep_.next(*e_.regions_, &entry, &page)) {
       if (e_.deep_dict_ready_.load(std::memory_order_relaxed)) {
         e_.deep_sweep_candidates_.store(sweep_found_, std::memory_order_relaxed);
         e_.deep_sweeps_.fetch_add(1, std::memory_order_relaxed);
@@ -67,29 +67,15 @@ bool DeepRecompressor::scan(uint32_t now, bool count_only) {
       sweep_found_ = 0;
       return false;
     }
-    heap::RegionView v = e_.regions_->view(region_);
-    const uint64_t pages = (v.frontier - v.base) / kPageSize;
-    if (index_ >= pages) {
-      ++region_;
-      index_ = 0;
+    if (!candidate(entry->load(), now)) continue;
+    ++sweep_found_;
+    if (count_only) {
+      ++counted_;
       continue;
     }
-    PageEntry* entry = &v.pages[index_];
-    if (candidate(entry->load(), now)) {
-      if (count_only) {
-        ++counted_;
-        ++sweep_found_;
-        ++index_;
-        ++looked;
-        continue;
-      }
-      ++sweep_found_;
-      cand_page_[cand_count_] = v.base + index_ * kPageSize;
-      cand_entry_[cand_count_] = entry;
-      ++cand_count_;
-    }
-    ++index_;
-    ++looked;
+    cand_page_[cand_count_] = page;
+    cand_entry_[cand_count_] = entry;
+    ++cand_count_;
   }
   return true;
 }
@@ -206,8 +192,7 @@ bool DeepRecompressor::fill_dictionary(uint32_t now) {
   log::info().str("deep dictionary ready (").u64(d.content_size() >> 10).str(" KiB of samples)").flush();
   // Recompression starts a sweep of its own from the heap's start, so that deep_sweeps
   // counts whole sweeps of it (the dictionary usually fills before its sweep ends).
-  region_ = 0;
-  index_ = 0;
+  sweep_.restart();
   sweep_found_ = 0;
   return true;
 }

@@ -45,6 +45,7 @@
 
 #include "codec/codec.h"
 #include "heap/page_state.h"
+#include "heap/regions.h"
 #include "platform/pagemap.h"
 
 namespace tmc::reclaim {
@@ -110,9 +111,7 @@ class DeepRecompressor {
   char* page_ = nullptr;   // a decoded page
   char* check_ = nullptr;  // the new blob decoded again
   char* blob_ = nullptr;   // the new blob (2 pages)
-  // The sweep's cursor: region and page index.
-  int region_ = 0;
-  uint64_t index_ = 0;
+  heap::PageSweep sweep_;
   // Candidates of this step.
   uintptr_t cand_page_[kBatch] = {};
   heap::PageEntry* cand_entry_[kBatch] = {};

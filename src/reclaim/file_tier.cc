@@ -28,21 +28,11 @@ bool FileMover::candidate(PageWord w, uint32_t now) const {
 
 bool FileMover::scan(uint32_t now) {
   count_ = 0;
+  PageEntry* entry;
+  uintptr_t page;
   for (uint32_t looked = 0; looked < kScanPerStep && count_ < kBatch; ++looked) {
-    if (region_ >= e_.regions_->region_count()) {
-      region_ = 0;
-      index_ = 0;
-      return false;
-    }
-    heap::RegionView v = e_.regions_->view(region_);
-    const uint64_t pages = (v.frontier - v.base) / kPageSize;
-    if (index_ >= pages) {
-      ++region_;
-      index_ = 0;
-      continue;
-    }
-    const PageWord w = v.pages[index_].load();
-    ++index_;
+    if (!sweep_.next(*e_.regions_, &entry, &page)) return false;
+    const PageWord w = entry->load();
     if (!candidate(w, now)) continue;
     // A blob dedup shares appears once per page: once is enough.
     bool seen = false;

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "heap/page_state.h"
+#include "heap/regions.h"
 
 namespace tmc::reclaim {
 
@@ -51,8 +52,7 @@ class FileMover {
   Engine& e_;
   bool enabled_ = false;
   uint32_t age_epochs_ = 0;
-  int region_ = 0;
-  uint64_t index_ = 0;
+  heap::PageSweep sweep_;
   uint32_t handles_[kBatch] = {};
   uint32_t count_ = 0;
   int last_errno_ = 0;  // the last write error logged, so each kind is said once
