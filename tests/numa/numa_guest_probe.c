@@ -33,24 +33,10 @@
 #include <unistd.h>
 
 // Debian 12's /usr/include/linux/userfaultfd.h is from Linux 6.1 and lacks the MOVE API
-// (added in 6.8). Values from the 6.12 uapi header (include/uapi/linux/userfaultfd.h in
-// linux-headers-6.12.*-common), the same as libtmc's src/platform/uffd_compat.h.
-#ifndef UFFD_FEATURE_MOVE
-#define UFFD_FEATURE_MOVE (1 << 16)
-#endif
+// (added in 6.8): libtmc's compat header has it.
+#include "platform/uffd_compat.h"
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef _UFFDIO_MOVE
-#define _UFFDIO_MOVE (0x05)
-struct uffdio_move {
-  __u64 dst;
-  __u64 src;
-  __u64 len;
-  __u64 mode;
-  __s64 move;
-};
-#define UFFDIO_MOVE _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
 #endif
 
 #define REGION_BYTES (64UL << 20)
