@@ -163,7 +163,10 @@ class FaultService {
       hand_over(static_cast<int>(msg.arg.fork.ufd));
       return;
     }
-    if (msg.event == UFFD_EVENT_PAGEFAULT && should_hold()) {
+    // A fault of libtmc's own thread is never held: the reclaimer is what makes the room
+    // the held faults wait for.
+    if (msg.event == UFFD_EVENT_PAGEFAULT && should_hold() &&
+        !e_.is_own_thread(static_cast<int32_t>(msg.arg.pagefault.feat.ptid))) {
       hold(msg);
       return;
     }
@@ -222,20 +225,28 @@ class FaultService {
     return any;
   }
 
+  // A fault of one of libtmc's own threads: the race Reclaimer::unshare() describes (its
+  // write met a page the application had just purged), or a bug (invariant 4), said once
+  // with the thread and the address.
+  void note_own_fault(const uffd_msg& msg, uintptr_t page) {
+    if (page == e_.unshare_page_.load(std::memory_order_acquire)) {
+      e_.unshare_purged_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (e_.self_faults_.fetch_add(1, std::memory_order_relaxed) != 0) return;
+    char path[64], comm[32] = "?";
+    snprintf(path, sizeof(path), "/proc/self/task/%u/comm", msg.arg.pagefault.feat.ptid);
+    if (platform::read_small_file(path, comm, sizeof(comm)) > 0) comm[strcspn(comm, "\n")] = '\0';
+    log::warn().str("bug: a libtmc thread (").str(comm).str(", tid ").u64(msg.arg.pagefault.feat.ptid)
+        .str(") faulted on managed memory at ").hex(msg.arg.pagefault.address).flush();
+  }
+
   void handle(const uffd_msg& msg) {
     switch (msg.event) {
       case UFFD_EVENT_PAGEFAULT: {
-        if (e_.is_own_thread(static_cast<int32_t>(msg.arg.pagefault.feat.ptid))) {
-          if (e_.self_faults_.fetch_add(1, std::memory_order_relaxed) == 0) {
-            char path[64], comm[32] = "?";
-            snprintf(path, sizeof(path), "/proc/self/task/%u/comm", msg.arg.pagefault.feat.ptid);
-            if (platform::read_small_file(path, comm, sizeof(comm)) > 0) comm[strcspn(comm, "\n")] = '\0';
-            log::warn().str("bug: a libtmc thread (").str(comm).str(", tid ").u64(msg.arg.pagefault.feat.ptid)
-                .str(") faulted on managed memory at ").hex(msg.arg.pagefault.address).flush();
-          }
-        }
-        Outcome o = resolve(msg.arg.pagefault.address & ~(kPageSize - 1),
-                            (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
+        const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
+        if (e_.is_own_thread(static_cast<int32_t>(msg.arg.pagefault.feat.ptid))) note_own_fault(msg, page);
+        Outcome o = resolve(page, (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
         if (o == Outcome::kRetry) retry_later(msg);
         return;
       }

@@ -289,6 +289,8 @@ bool Engine::start(heap::RegionSet* regions) {
   dedup_collide_ = collide != nullptr && collide[0] == '1';
   const char* delay = platform::env_get("TMC_TEST_FAULT_START_DELAY_MS");
   fault_start_delay_ms_ = delay != nullptr ? static_cast<uint32_t>(strtoul(delay, nullptr, 10)) : 0;
+  const char* unshare_delay = platform::env_get("TMC_TEST_UNSHARE_DELAY_US");
+  unshare_delay_us_ = unshare_delay != nullptr ? static_cast<uint32_t>(strtoul(unshare_delay, nullptr, 10)) : 0;
   void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void* doorbell = mmap(nullptr, heap::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -618,6 +620,7 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->self_faults = self_faults_.load(std::memory_order_relaxed);
   out->verify_failures = verify_failures_.load(std::memory_order_relaxed);
   out->unshared_pages = unshared_pages_.load(std::memory_order_relaxed);
+  out->unshare_purged = unshare_purged_.load(std::memory_order_relaxed);
   out->fork_restored_pages = fork_restored_pages_.load(std::memory_order_relaxed);
   out->move_misreports = move_misreports_.load(std::memory_order_relaxed);
   out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);

@@ -770,7 +770,16 @@ class Reclaimer {
     // Only a page still in place: one a purge named may be gone, and touching it would be a
     // fault of libtmc's own.
     if (w.state() != PageState::kResident || (w.flags() & heap::kFlagZapPending) != 0) return;
+    // The word cannot say everything: a raw madvise(MADV_DONTNEED) whose REMOVE event the
+    // fault thread has read but not yet handled empties the page under a Resident word (the
+    // kernel lets a purge go on once its event is read). The write then faults; the fault
+    // thread serves it as the purged page it is and, seeing this address announced, counts
+    // it as unshare_purged rather than a self fault. It never waits for the reclaimer to
+    // serve a fault (it takes no lock the reclaimer holds here), so the write cannot hang.
+    e_.unshare_page_.store(reinterpret_cast<uintptr_t>(s.page), std::memory_order_release);
+    if (e_.unshare_delay_us_ != 0) usleep(e_.unshare_delay_us_);
     __atomic_fetch_add(reinterpret_cast<uint64_t*>(s.page), 0, __ATOMIC_RELAXED);
+    e_.unshare_page_.store(0, std::memory_order_release);
     e_.unshared_pages_.fetch_add(1, std::memory_order_relaxed);
   }
 
