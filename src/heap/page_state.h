@@ -2,7 +2,7 @@
 // that reads or changes a page's state goes through these definitions.
 //
 //   Resident ──(reclaimer: CAS, then UFFDIO_MOVE out)──► Evicting ──► Staged
-//   Staged ──(reclaimer commits)──► Compressed | SameFilled
+//   Staged ──(reclaimer commits, at once or after TMC_PROBATION_AGE)──► Compressed | SameFilled
 //   Staged ──(incompressible, pool full: reclaimer, via Evicting)──► Resident  (moved back)
 //   Staged | Compressed | SameFilled ──(fault: copied back)──► Resident
 //   Staged | Compressed | SameFilled ──(REMOVE/UNMAP event: purged)──► Resident  (reads zero)
@@ -30,7 +30,7 @@
 // Word layout: state (bits 0-3) | flags (4-7) | epoch (8-31) | payload (32-58) | heat (59-63).
 //   epoch:   the reclaimer epoch (a second, or a pass without a cold age) in which the page
 //            was last seen used (faulted back, seen written) or was evicted
-//   payload: Staged: staging slot; Compressed: pool handle (< 2^27, Pool::kMaxHandles).
+//   payload: Staged: staging slot (of the ring, or of probation: reclaim/probation.h); Compressed: pool handle (< 2^27, Pool::kMaxHandles).
 //            Evicting: 0, or the old handle of a blob being recompressed (reclaim/deep.h).
 //            SameFilled keeps its fill word in the entry's second word.
 //            Resident: 0, or the handle of the page's *retained* blob (TMC_RETAIN).
@@ -58,7 +58,7 @@ namespace tmc::heap {
 enum class PageState : uint8_t {
   kResident = 0,  // in the application's page tables, or never touched, or purged
   kEvicting = 1,  // the reclaimer is moving it out; the fault thread waits
-  kStaged = 2,    // moved to a staging slot, being compressed
+  kStaged = 2,    // moved to a staging slot, being compressed (or waiting in probation)
   kCompressed = 3,
   kSameFilled = 4,  // one repeated 8-byte word (zero included), no blob
   kFilling = 5,     // the fault thread is putting a fresh (zero) page in; the reclaimer waits

@@ -291,7 +291,12 @@ bool Engine::start(heap::RegionSet* regions) {
   fault_start_delay_ms_ = delay != nullptr ? static_cast<uint32_t>(strtoul(delay, nullptr, 10)) : 0;
   const char* unshare_delay = platform::env_get("TMC_TEST_UNSHARE_DELAY_US");
   unshare_delay_us_ = unshare_delay != nullptr ? static_cast<uint32_t>(strtoul(unshare_delay, nullptr, 10)) : 0;
-  void* staging = mmap(nullptr, kStagingSlots * heap::kPageSize, PROT_READ | PROT_WRITE,
+  const uint64_t probation_bytes = control::option(OptionId::probation);
+  constexpr uint64_t kChunkBytes = uint64_t{Probation::kChunkPages} * heap::kPageSize;
+  if (!probation_.init(static_cast<uint32_t>((probation_bytes + kChunkBytes - 1) / kChunkBytes), kStagingSlots))
+    log::warn().str("no memory for TMC_PROBATION's queue; pages are compressed at once").flush();
+  probation_age_ns_ = control::option(OptionId::probation_age);
+  void* staging = mmap(nullptr, staging_bytes(), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void* doorbell = mmap(nullptr, heap::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   doorbell_ = doorbell == MAP_FAILED ? nullptr : static_cast<char*>(doorbell);
@@ -325,7 +330,7 @@ bool Engine::start(heap::RegionSet* regions) {
 // that memory pressure discards): it then reads as zeros, which is all a lazily freed
 // page promises, instead of a fault on the engine's own descriptor that nobody serves.
 bool Engine::register_staging(char* staging) {
-  return uffd_.register_write_protect(staging, kStagingSlots * heap::kPageSize) == 0 &&
+  return uffd_.register_write_protect(staging, staging_bytes()) == 0 &&
          uffd_.register_write_protect(doorbell_, heap::kPageSize) == 0;
 }
 
@@ -621,6 +626,9 @@ void Engine::fill_stats(tmc_stats* out) const {
   out->verify_failures = verify_failures_.load(std::memory_order_relaxed);
   out->unshared_pages = unshared_pages_.load(std::memory_order_relaxed);
   out->unshare_purged = unshare_purged_.load(std::memory_order_relaxed);
+  out->probation_pages = probation_pages_.load(std::memory_order_relaxed);
+  out->probation_returned = probation_returned_.load(std::memory_order_relaxed);
+  out->probation_graduated = probation_graduated_.load(std::memory_order_relaxed);
   out->fork_restored_pages = fork_restored_pages_.load(std::memory_order_relaxed);
   out->move_misreports = move_misreports_.load(std::memory_order_relaxed);
   out->fault_around_pages = fault_around_.load(std::memory_order_relaxed);

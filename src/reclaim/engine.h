@@ -39,6 +39,7 @@
 #include "reclaim/fork_window.h"
 #include "reclaim/move_fence.h"
 #include "reclaim/page_recycler.h"
+#include "reclaim/probation.h"
 #include "tmc/tmc.h"
 
 namespace tmc::reclaim {
@@ -105,7 +106,15 @@ class Engine {
   uint32_t file_age_epochs() const;
   std::atomic<uint64_t> cpu_ns_file_{0};
   LatencyHistogram file_fault_latency_;  // faults whose blob came from the file
-  char* staging_ = nullptr;  // kStagingSlots registered pages owned by the reclaimer
+  // The reclaimer's registered pages: kStagingSlots of the ring, then the slots of
+  // probation (probation_.slot_count(), none without TMC_PROBATION).
+  char* staging_ = nullptr;
+  size_t staging_bytes() const { return (size_t{kStagingSlots} + probation_.slot_count()) * heap::kPageSize; }
+  // TMC_PROBATION (reclaim/probation.h): under reclaim_lock_, in engine memory so that a
+  // forked child goes on with it.
+  Probation probation_;
+  uint64_t probation_age_ns_ = 0;
+  std::atomic<uint64_t> probation_pages_{0}, probation_returned_{0}, probation_graduated_{0};
   // One registered page nobody touches: a thread that needs the fault thread's attention
   // now (restore_all) purges it, and the fault thread wakes up to read the REMOVE event
   // (ring_doorbell). Cheaper than a descriptor in the program's table or a signal.

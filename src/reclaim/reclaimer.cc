@@ -126,7 +126,10 @@ struct Slot {
   pool::Handle retained;
   bool retained_dict;
   bool reused;  // handle is the page's retained blob: no compression, and no new pool bytes
+  uint32_t slot;  // the staging slot it was moved to (a ring slot, or one of probation's)
 };
+
+static_assert(Probation::kChunkPages == Engine::kBatchPages, "a batch fills one probation chunk");
 
 class Reclaimer {
  public:
@@ -281,6 +284,7 @@ class Reclaimer {
       const uint64_t slice = deadline - t < kCompactCheckNs ? deadline - t : kCompactCheckNs;
       if (pause_unless_room_wanted(slice, or_above_target)) return;
       compact_pool_if_sparse();
+      graduate_expired();
     }
   }
 
@@ -318,6 +322,18 @@ class Reclaimer {
     if (first_slot_ == 0 && !ring_populated_) return;
     pthread_mutex_lock(&e_.reclaim_lock_);
     if (!e_.failed_.load()) empty_ring();  // after a failure, Staged pages may live in slots
+    pthread_mutex_unlock(&e_.reclaim_lock_);
+  }
+
+  // Graduates the chunks that have waited TMC_PROBATION_AGE, unless eviction is suspended
+  // (the pages then wait, served from their slots). Called with no lock held.
+  void graduate_expired() {
+    Probation& p = e_.probation_;
+    if (!p.enabled() || e_.eviction_suspended()) return;
+    pthread_mutex_lock(&e_.reclaim_lock_);
+    const uint32_t now = e_.epoch_.load(std::memory_order_relaxed);
+    while (!p.empty() && !e_.failed_.load() && now_ns() - p.head().since_ns >= e_.probation_age_ns_)
+      if (!graduate_head(now)) break;
     pthread_mutex_unlock(&e_.reclaim_lock_);
   }
 
@@ -533,7 +549,7 @@ class Reclaimer {
           if (!policy::eligible(age, strict_ ? 0 : w.heat(), strict_ ? 0 : threshold)) continue;
         }
       }
-      slots_[count_++] = Slot{page, entry, w, {}, 0, 0, false, w.retained(), (w.retained_flags() & heap::kFlagDict) != 0, false};
+      slots_[count_++] = Slot{page, entry, w, {}, 0, 0, false, w.retained(), (w.retained_flags() & heap::kFlagDict) != 0, false, 0};
       if (count_ == Engine::kBatchPages) {
         evicted += evict_batch(v, block, now);
         count_ = 0;
@@ -565,10 +581,18 @@ class Reclaimer {
     uint64_t done = 0;
     if (!e_.failed_.load() && !e_.eviction_suspended() && drop_pinned() && ensure_registered(v, block) && make_room()) {
       locked_block_ = false;
-      uint32_t staged = move_out(now);
-      e_.recycler_.offer_up_to(e_.staging_ + size_t{first_slot_} * kPageSize);  // the batches before this one
-      encode(staged);
-      done = commit(staged, now);
+      if (e_.probation_.enabled() && (!e_.probation_.full() || graduate_head(now))) {
+        done = move_to_probation(now);
+      } else {
+        uint32_t staged = move_out(now, first_slot_);
+        e_.recycler_.offer_up_to(e_.staging_ + size_t{first_slot_} * kPageSize);  // the batches before this one
+        encode(slots_, staged);
+        done = commit(slots_, staged, now);
+        // After a failure, slots still referenced by a Staged page must keep their bytes:
+        // the fault thread serves those pages from them from now on (the ring is never
+        // emptied again).
+        first_slot_ += staged;
+      }
       if (locked_block_) {
         v.blocks[(block - v.base) / heap::kBlockSize].fetch_or(kBlockLocked, std::memory_order_acq_rel);
         if (!e_.locked_seen_.exchange(true))
@@ -577,6 +601,76 @@ class Reclaimer {
     }
     pthread_mutex_unlock(&e_.reclaim_lock_);
     return done;
+  }
+
+  // ---- probation (reclaim/probation.h) ------------------------------------------------
+  // The batch's pages go uncompressed into the chunk at probation's tail, Staged there.
+  // Returns how many went. With reclaim_lock_ held; probation is not full.
+  uint64_t move_to_probation(uint32_t now) {
+    Probation& p = e_.probation_;
+    const uint32_t staged = move_out(now, p.tail_slot());
+    if (staged == 0) return 0;
+    Probation::Chunk& c = p.tail_chunk();
+    c.since_ns = now_ns();
+    c.count = staged;
+    uint64_t live = 0;
+    for (uint32_t i = 0; i < staged; ++i) {
+      const Slot& s = slots_[i];
+      c.pages[i] = Probation::Page{s.page, s.entry, s.staged.raw, s.retained, s.retained_dict};
+      live += s.entry != nullptr;
+    }
+    p.push();
+    e_.probation_pages_.fetch_add(live, std::memory_order_relaxed);
+    return live;
+  }
+
+  // Compresses the pages of probation's head chunk that are still out (their word names
+  // their slot), as a batch of their own, and empties the chunk's slots. The others came
+  // back (copied from the slot by a fault) or were purged: only a retained blob of theirs
+  // is left to release. False after an internal error (the chunk's slots may still be
+  // named by Staged words: they keep their bytes). With reclaim_lock_ held.
+  bool graduate_head(uint32_t now) {
+    Probation& p = e_.probation_;
+    Probation::Chunk& c = p.head();
+    uint32_t n = 0;
+    uint64_t live = 0;
+    for (uint32_t i = 0; i < c.count; ++i) {
+      const Probation::Page& pg = c.pages[i];
+      if (pg.entry == nullptr) continue;
+      ++live;
+      Slot s{pg.page, pg.entry, PageWord{pg.word}, {}, 0, 0, false, pg.retained, pg.retained_dict, false,
+             p.head_slot() + i};
+      if (pg.entry->load().raw != pg.word) {
+        give_up_retained(s);
+        e_.probation_returned_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      graduating_[n++] = s;
+    }
+    encode(graduating_, n);
+    const uint64_t done = commit(graduating_, n, now);
+    e_.probation_pages_.fetch_sub(live, std::memory_order_relaxed);
+    e_.probation_graduated_.fetch_add(done, std::memory_order_relaxed);
+    // Pages whose word changed between the look above and the commit came back too.
+    if (n > done) e_.probation_returned_.fetch_add(n - done, std::memory_order_relaxed);
+    if (e_.failed_.load()) return false;
+    if (!empty_slots(p.head_slot(), Probation::kChunkPages)) return false;
+    p.pop();
+    return true;
+  }
+
+  // Drops the pages of `count` staging slots from `first` on, which no page word names any
+  // more. Unregistered around the madvise, as the ring is (empty_ring).
+  bool empty_slots(uint32_t first, uint32_t count) {
+    char* start = e_.staging_ + size_t{first} * kPageSize;
+    const size_t len = size_t{count} * kPageSize;
+    int err = e_.uffd_.unregister(start, len);
+    if (err == 0) {
+      platform::raw_madvise(start, len, MADV_DONTNEED);
+      err = e_.uffd_.register_write_protect(start, len);
+    }
+    if (err != 0) e_.fail("re-registering probation's slots", err);
+    return err == 0;
   }
 
   // Drops pinned pages from the batch (heap/eviction_gate.h), with reclaim_lock_ held. False
@@ -671,7 +765,7 @@ class Reclaimer {
     return PageWord::make(PageState::kEvicting, now, 0, 0, s.staged.heat());
   }
 
-  uint32_t move_out(uint32_t now) {
+  uint32_t move_out(uint32_t now, uint32_t first_slot) {
     uint32_t staged = 0;
     for (uint32_t i = 0; i < count_;) {
       // From taking the pages to leaving Evicting, no event is read (move_fence.h): an event
@@ -688,7 +782,7 @@ class Reclaimer {
         ++i;
         continue;
       }
-      uint32_t slot = first_slot_ + staged;
+      uint32_t slot = first_slot + staged;
       char* dst = e_.staging_ + size_t{slot} * kPageSize;
       size_t moved = 0;
       int err = e_.uffd_.move(dst, reinterpret_cast<void*>(slots_[i].page), run * kPageSize, false, &moved);
@@ -713,6 +807,7 @@ class Reclaimer {
             give_up_retained(s);
           }
           s.staged = staged_word;
+          s.slot = slot + k;
           slots_[staged++] = s;
         } else {
           // Not moved: it stays where it is. ENOENT: purged since the scan; EBUSY: shared or
@@ -784,16 +879,16 @@ class Reclaimer {
   }
 
   // Step 2, outside any lock the fault thread needs.
-  void encode(uint32_t staged) {
+  void encode(Slot* slots, uint32_t staged) {
     const codec::Dictionary* dict = e_.dictionary();
     for (uint32_t i = 0; i < staged; ++i) {
-      Slot& s = slots_[i];
+      Slot& s = slots[i];
       s.handle = 0;
       s.hash = 0;
       s.shared = false;
       s.reused = false;
       if (s.entry == nullptr) continue;  // dead: commit drops it (its slot may even be empty)
-      const char* page = e_.staging_ + (first_slot_ + i) * kPageSize;
+      const char* page = e_.staging_ + size_t{s.slot} * kPageSize;
       if (s.retained != 0 && reuse_retained(s, page)) continue;
       const bool looked_up = e_.dedup_ && dedup_candidate(page);
       uint64_t looked_up_hash = 0;
@@ -947,13 +1042,13 @@ class Reclaimer {
   }
 
   // Step 3.
-  uint64_t commit(uint32_t staged, uint32_t now) {
+  uint64_t commit(Slot* slots, uint32_t staged, uint32_t now) {
     uint64_t done = 0;
     int64_t freed = 0;  // bytes of RSS the batch gives back, for the target's hold
     bool ok = true;
     SpinLockGuard guard(e_.staging_lock_);
     for (uint32_t i = 0; i < staged && ok; ++i) {
-      Slot& s = slots_[i];
+      Slot& s = slots[i];
       if (s.entry == nullptr || s.entry->load().raw != s.staged.raw) {  // faulted back or purged
         if (s.handle != 0) e_.pool_.release(s.handle);
         continue;
@@ -979,16 +1074,13 @@ class Reclaimer {
           }
           break;
         case codec::Encoded::Kind::kIncompressible:
-          ok = move_back(s, first_slot_ + i, now);
+          ok = move_back(s, s.slot, now);
           break;
       }
     }
     e_.evictions_.fetch_add(done, std::memory_order_relaxed);
     e_.over_target_.fetch_sub(freed, std::memory_order_relaxed);
     note_over();
-    // After a failure, slots still referenced by a Staged page must keep their bytes: the
-    // fault thread serves those pages from them from now on (the ring is never emptied).
-    first_slot_ += staged;
     return done;
   }
 
@@ -998,9 +1090,13 @@ class Reclaimer {
   // after it is back in place (move_fence.h). Called with staging_lock_ held.
   // Returns false after an internal error: the page stays Staged, served from its slot.
   bool move_back(const Slot& s, uint32_t slot_index, uint32_t now) {
-    char* slot = e_.staging_ + slot_index * kPageSize;
+    char* slot = e_.staging_ + size_t{slot_index} * kPageSize;
     void* page = reinterpret_cast<void*>(s.page);
     PageWord evicting = evicting_word(now, s);
+    // A probation slot may have been there at a fork: its page is then shared with the
+    // child's copy of the staging area (or stays marked so after the child has gone), and
+    // UFFDIO_MOVE refuses it (EBUSY). A write of nothing to our own slot makes it ours alone.
+    if (slot_index >= Engine::kStagingSlots) __atomic_fetch_add(reinterpret_cast<uint64_t*>(slot), 0, __ATOMIC_RELAXED);
     for (int attempt = 0;; ++attempt) {
       // Until the page leaves Evicting, no event is read (move_fence.h): a purge is applied
       // before the page is taken (it is then not moved back) or after it is in place again.
@@ -1131,6 +1227,7 @@ class Reclaimer {
   uint32_t count_ = 0;
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked
   // child's ring holds its parent's slots, where no page could be moved (EEXIST).
+  Slot graduating_[Engine::kBatchPages];  // probation's head chunk, as a batch (graduate_head)
   uint32_t first_slot_ = Engine::kStagingSlots;
   bool ring_populated_ = false;  // a free slot was found there (move_out): empty the whole ring
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
@@ -1178,6 +1275,7 @@ void* reclaimer_main(void* arg) {
   uint64_t faults_before_pass = e.faults_.load(std::memory_order_relaxed);
   while (!e.failed_.load(std::memory_order_relaxed)) {
     uint64_t evicted = reclaimer->pass();
+    reclaimer->graduate_expired();
     const bool cold_age = control::option(control::OptionId::cold_age) != 0;
     uint32_t next = e.epoch_.load(std::memory_order_relaxed) + (cold_age ? 0 : 1);
     if (cold_age) {

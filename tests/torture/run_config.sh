@@ -20,6 +20,9 @@
 #   zstd         TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=1
 #   zstd-nodict  TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=0
 #   lz4-nodict   TMC_COLD_AGE=0 TMC_CODEC=lz4 TMC_DICT=0
+#   probation    TMC_COLD_AGE=0 TMC_PROBATION=1M TMC_PROBATION_AGE=200ms: pages wait
+#                uncompressed first, in a probation so small that most leave it early
+#   probation-live  TMC_COLD_AGE=2s TMC_PROBATION=4M with the target moved as in target-live
 #   no-fork-events  TMC_COLD_AGE=0 with userfaultfd negotiated as a process without
 #                CAP_SYS_PTRACE gets it (TMC_TEST_NO_FORK_EVENTS=1): every fork brings the
 #                evicted pages back first, every child opens its own userfaultfd
@@ -41,7 +44,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-CONFIGS=(plain cold0 target-live hold-tiny hold-long pool-small zstd zstd-nodict lz4-nodict no-fork-events redis memcached)
+CONFIGS=(plain cold0 target-live hold-tiny hold-long pool-small zstd zstd-nodict lz4-nodict probation probation-live
+         no-fork-events redis memcached)
 
 CONFIG="" DURATION=15 SEED="" HAZARDS=all SUMMARY="" WATCHDOG=40 CHILD_TIMEOUT=20
 LIB="$ROOT/build/libtmc.so" TMCCTL="$ROOT/build/tmcctl" TORTURE="$ROOT/build/tests/torture/torture"
@@ -81,6 +85,8 @@ case "$CONFIG" in
   hold-long) CONF_ENV=(TMC_COLD_AGE=2s TMC_TARGET_HOLD=2s); MOVE=1 ;;
   pool-small) CONF_ENV=(TMC_COLD_AGE=0 TMC_POOL_MAX=2M) ;;
   no-fork-events) CONF_ENV=(TMC_COLD_AGE=0 TMC_TEST_NO_FORK_EVENTS=1) ;;
+  probation) CONF_ENV=(TMC_COLD_AGE=0 TMC_PROBATION=1M TMC_PROBATION_AGE=200ms) ;;
+  probation-live) CONF_ENV=(TMC_COLD_AGE=2s TMC_PROBATION=4M); MOVE=1 ;;
   zstd) CONF_ENV=(TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=1) ;;
   zstd-nodict) CONF_ENV=(TMC_COLD_AGE=0 TMC_CODEC=zstd TMC_DICT=0) ;;
   lz4-nodict) CONF_ENV=(TMC_COLD_AGE=0 TMC_CODEC=lz4 TMC_DICT=0) ;;
