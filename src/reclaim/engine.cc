@@ -485,6 +485,7 @@ void Engine::postfork_child() {
   fork_window_.store(false, std::memory_order_relaxed);
   dispatching_.store(false, std::memory_order_relaxed);
   fork_log_.settle(pool_);
+  probation_.mark_inherited();
   child_serve_fd_.store(-1, std::memory_order_relaxed);
   stop_child_serve_.store(false, std::memory_order_relaxed);
   // Nobody here waits for a restore the parent was asked for.

@@ -12,15 +12,16 @@
 // which choices were wrong before any codec work is spent on them.
 //
 // The slots follow the staging ring in the same mapping (so a Staged word's payload names
-// either), in chunks of one batch. Each reclaimer batch fills the chunk at the tail; the
-// chunk at the head graduates once it is TMC_PROBATION_AGE old, or at once when the next
+// either), in chunks of one batch's size. Each reclaimer batch goes into the last chunk
+// if it fits there, else into a new one at the tail; the chunk at the head graduates once it is TMC_PROBATION_AGE old, or at once when the next
 // batch needs its room: its pages whose word still names their slot are compressed and
 // committed as any batch, those that came back (or were purged) meanwhile are simply left,
 // and the chunk's slots are emptied.
 //
 // The queue lives in engine memory and changes only under reclaim_lock_, which fork holds:
 // a forked child inherits it consistent with its copies of the page words and of the
-// staging area, and its reclaimer goes on graduating the chunks where the parent's left off.
+// staging area, and its reclaimer goes on graduating the chunks where the parent's left off
+// (asking the page tables first: Chunk::inherited).
 // Pages in probation still count in RSS (their slots hold them): the option bounds that.
 #pragma once
 
@@ -45,6 +46,10 @@ class Probation {
   struct Chunk {
     uint64_t since_ns;  // when its batch moved in
     uint32_t count;     // pages [0, count) of the batch
+    // Copied into a forked child: the parent served the child's first faults (the fork
+    // window) without the child's words learning of it, so a page of the chunk may be in
+    // place here while its word still names its slot. Graduation asks the page tables.
+    bool inherited;
     Page pages[kChunkPages];
   };
 
@@ -55,21 +60,36 @@ class Probation {
   uint32_t slot_count() const { return chunk_count_ * kChunkPages; }
 
   bool empty() const { return used_ == 0; }
-  bool full() const { return used_ == chunk_count_; }
   Chunk& head() { return chunks_[head_]; }
-  // The first staging slot of the head chunk and of the next free one (at the tail).
-  uint32_t head_slot() const { return first_slot_ + head_ * kChunkPages; }
-  uint32_t tail_slot() const { return first_slot_ + tail() * kChunkPages; }
-  // The chunk at the tail, which the caller fills before push().
-  Chunk& tail_chunk() { return chunks_[tail()]; }
-  void push() { ++used_; }
+  uint32_t head_slot() const { return slot_of(head_); }
+  // Whether a batch of `pages` fits: in the last chunk's free slots, or in a new chunk.
+  bool has_room(uint32_t pages) const { return (used_ != 0 && last().count + pages <= kChunkPages) || used_ < chunk_count_; }
+  // The chunk a batch of `pages` goes into (has_room() must hold): the last one if they fit
+  // there, else a new one started at `now_ns`. *first_free gets its first free slot.
+  Chunk& open(uint32_t pages, uint64_t now_ns, uint32_t* first_free) {
+    if (used_ == 0 || last().count + pages > kChunkPages) {
+      Chunk& c = chunks_[(head_ + used_) % chunk_count_];
+      c.since_ns = now_ns;
+      c.count = 0;
+      c.inherited = false;
+      ++used_;
+    }
+    const uint32_t index = (head_ + used_ - 1) % chunk_count_;
+    *first_free = slot_of(index) + chunks_[index].count;
+    return chunks_[index];
+  }
+  // In a forked child: every chunk there is was copied from the parent.
+  void mark_inherited() {
+    for (uint32_t i = 0; i < used_; ++i) chunks_[(head_ + i) % chunk_count_].inherited = true;
+  }
   void pop() {
     head_ = (head_ + 1) % chunk_count_;
     --used_;
   }
 
  private:
-  uint32_t tail() const { return (head_ + used_) % chunk_count_; }
+  const Chunk& last() const { return chunks_[(head_ + used_ - 1) % chunk_count_]; }
+  uint32_t slot_of(uint32_t index) const { return first_slot_ + index * kChunkPages; }
 
   Chunk* chunks_ = nullptr;
   uint32_t chunk_count_ = 0;

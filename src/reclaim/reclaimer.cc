@@ -581,7 +581,7 @@ class Reclaimer {
     uint64_t done = 0;
     if (!e_.failed_.load() && !e_.eviction_suspended() && drop_pinned() && ensure_registered(v, block) && make_room()) {
       locked_block_ = false;
-      if (e_.probation_.enabled() && (!e_.probation_.full() || graduate_head(now))) {
+      if (e_.probation_.enabled() && (e_.probation_.has_room(count_) || graduate_head(now))) {
         done = move_to_probation(now);
       } else {
         uint32_t staged = move_out(now, first_slot_);
@@ -604,22 +604,19 @@ class Reclaimer {
   }
 
   // ---- probation (reclaim/probation.h) ------------------------------------------------
-  // The batch's pages go uncompressed into the chunk at probation's tail, Staged there.
-  // Returns how many went. With reclaim_lock_ held; probation is not full.
+  // The batch's pages go uncompressed into probation's last chunk, Staged there. Returns
+  // how many went. With reclaim_lock_ held; probation has room for the batch.
   uint64_t move_to_probation(uint32_t now) {
-    Probation& p = e_.probation_;
-    const uint32_t staged = move_out(now, p.tail_slot());
-    if (staged == 0) return 0;
-    Probation::Chunk& c = p.tail_chunk();
-    c.since_ns = now_ns();
-    c.count = staged;
+    uint32_t first_free = 0;
+    Probation::Chunk& c = e_.probation_.open(count_, now_ns(), &first_free);
+    const uint32_t staged = move_out(now, first_free);
     uint64_t live = 0;
     for (uint32_t i = 0; i < staged; ++i) {
       const Slot& s = slots_[i];
-      c.pages[i] = Probation::Page{s.page, s.entry, s.staged.raw, s.retained, s.retained_dict};
+      c.pages[c.count + i] = Probation::Page{s.page, s.entry, s.staged.raw, s.retained, s.retained_dict};
       live += s.entry != nullptr;
     }
-    p.push();
+    c.count += staged;
     e_.probation_pages_.fetch_add(live, std::memory_order_relaxed);
     return live;
   }
@@ -640,7 +637,7 @@ class Reclaimer {
       ++live;
       Slot s{pg.page, pg.entry, PageWord{pg.word}, {}, 0, 0, false, pg.retained, pg.retained_dict, false,
              p.head_slot() + i};
-      if (pg.entry->load().raw != pg.word) {
+      if ((c.inherited && in_place_since_fork(pg, now)) || pg.entry->load().raw != pg.word) {
         give_up_retained(s);
         e_.probation_returned_.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -657,6 +654,18 @@ class Reclaimer {
     if (!empty_slots(p.head_slot(), Probation::kChunkPages)) return false;
     p.pop();
     return true;
+  }
+
+  // A page of a chunk this forked child inherited that is in place although its word still
+  // names its slot: the parent served the child's fault on it during the fork window. The
+  // page in place is the current one (the program may have written it since); the slot's
+  // copy is stale. The word says so now; true if it did. A page table that cannot be read
+  // says nothing (the commit then takes the slot's copy, as before any fault).
+  bool in_place_since_fork(const Probation::Page& pg, uint32_t now) {
+    uint64_t pm = 0;
+    if (!pagemap_file_.entries(pg.page, 1, &pm) || (pm & kPagemapPresent) == 0) return false;
+    const PageWord staged{pg.word};
+    return pg.entry->cas(staged, PageWord::make(PageState::kResident, now, 0, 0, staged.heat()));
   }
 
   // Drops the pages of `count` staging slots from `first` on, which no page word names any
@@ -1110,6 +1119,14 @@ class Reclaimer {
         err = 0;
       }
       if (err == 0) return settle_moved_back(s, slot, evicting, now);
+      if (err == EEXIST) {
+        // A page is in place already, put there without the word learning of it: a page the
+        // application mapped anew before its UNMAP event was read, or (a probation slot in a
+        // forked child) one its parent served during the fork window. That page is the
+        // current one; the slot's copy is stale.
+        leave_evicting(s.entry, evicting, PageWord::make(PageState::kResident, now, 0, 0, s.staged.heat()));
+        return true;
+      }
       if (err == ENOENT) {
         // The slot is empty: the page was lazily freed (MADV_FREE) and memory pressure
         // discarded it there. It reads as zeros from now on, as it would have in place.
