@@ -1242,9 +1242,9 @@ class Reclaimer {
   char* file_blob_ = nullptr;  // a blob read back from the file tier (Pool::fetch)
   Slot slots_[Engine::kBatchPages];
   uint32_t count_ = 0;
+  Slot graduating_[Engine::kBatchPages];  // probation's head chunk, as a batch (graduate_head)
   // The ring's next free slot. It starts full, so the first batch empties the ring: a forked
   // child's ring holds its parent's slots, where no page could be moved (EEXIST).
-  Slot graduating_[Engine::kBatchPages];  // probation's head chunk, as a batch (graduate_head)
   uint32_t first_slot_ = Engine::kStagingSlots;
   bool ring_populated_ = false;  // a free slot was found there (move_out): empty the whole ring
   bool locked_block_ = false;  // the batch met memory the kernel refuses to move (mlock)
