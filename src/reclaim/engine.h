@@ -264,16 +264,16 @@ class Engine {
   // Kernel thread ids of libtmc's own threads that could touch managed memory by mistake (the
   // reclaimer, the background thread); a fault from one of them is a bug (invariant 4),
   // counted in self_faults. (A fault by the fault thread itself could never be served.)
+  static constexpr int kOwnThreads = 4;
+  std::atomic<int32_t> own_tids_[kOwnThreads] = {};
+  void add_own_thread(int32_t tid);
+  bool is_own_thread(int32_t tid) const;
   // The page Reclaimer::unshare() is writing in place (0: none): a fault of the reclaimer's
   // there is the race that function describes, not a bug (unshare_purged).
   std::atomic<uintptr_t> unshare_page_{0};
   // Testing only (TMC_TEST_UNSHARE_DELAY_US): unshare() waits this long between its look at
   // the page word and its write, so that a test can make that race happen.
   uint32_t unshare_delay_us_ = 0;
-  static constexpr int kOwnThreads = 4;
-  std::atomic<int32_t> own_tids_[kOwnThreads] = {};
-  void add_own_thread(int32_t tid);
-  bool is_own_thread(int32_t tid) const;
 
   // Counters.
   std::atomic<uint64_t> self_faults_{0}, fault_around_{0}, verify_failures_{0}, unshared_pages_{0}, unshare_purged_{0},

@@ -12,11 +12,11 @@
 // which choices were wrong before any codec work is spent on them.
 //
 // The slots follow the staging ring in the same mapping (so a Staged word's payload names
-// either), in chunks of one batch's size. Each reclaimer batch goes into the last chunk
-// if it fits there, else into a new one at the tail; the chunk at the head graduates once it is TMC_PROBATION_AGE old, or at once when the next
-// batch needs its room: its pages whose word still names their slot are compressed and
-// committed as any batch, those that came back (or were purged) meanwhile are simply left,
-// and the chunk's slots are emptied.
+// either), in chunks of one batch's size. Each reclaimer batch goes into the last chunk if
+// it fits there, else into a new one at the tail; the chunk at the head graduates once it
+// is TMC_PROBATION_AGE old, or at once when the next batch needs its room: its pages whose
+// word still names their slot are compressed and committed as any batch, those that came
+// back (or were purged) meanwhile are simply left, and the chunk's slots are emptied.
 //
 // The queue lives in engine memory and changes only under reclaim_lock_, which fork holds:
 // a forked child inherits it consistent with its copies of the page words and of the
@@ -34,7 +34,7 @@ namespace tmc::reclaim {
 
 class Probation {
  public:
-  static constexpr uint32_t kChunkPages = 64;  // Engine::kBatchPages: a batch fills one chunk
+  static constexpr uint32_t kChunkPages = 64;  // Engine::kBatchPages: a batch always fits in one chunk
 
   struct Page {
     uintptr_t page;          // the application's address
