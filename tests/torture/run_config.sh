@@ -108,7 +108,9 @@ MOVER_PID=""
 MOVES="$WORK/moves"
 # start_mover PID: every 200-600 ms sets TMC_TARGET of PID to 20..100% of its peak RSS, with
 # `tmcctl target`, until PID ends. Successful changes go to $MOVES, failures to $MOVES.err
-# (those before the control socket first answered are the process starting: not counted).
+# (those before the control socket first answered are the process starting, and those the
+# process ended during are its exit: not counted; a refusal counts when a second try 300 ms
+# later, the process still running, is refused too).
 start_mover() {
   local pid="$1"
   : >"$MOVES"
@@ -122,16 +124,31 @@ start_mover() {
       if out=$("$TMCCTL" target "$pid" "${pct}%" 2>&1); then
         echo "$pct" >>"$MOVES"
         answered=1
-      elif [[ $answered -eq 1 ]] && kill -0 "$pid" 2>/dev/null; then
-        # The process is alive and its control socket did not take the change.
-        echo "$(date +%T) target ${pct}%: $out" >>"$MOVES.err"
-        [[ $(wc -l <"$MOVES.err") -le 2 ]] && control_thread_diagnosis "$pid" >>"$MOVES.diag" 2>&1
+      elif [[ $answered -eq 1 ]]; then
+        # Refused: the process's exit, or its control thread. Asked again a little later, a
+        # process still running must take the change.
+        sleep 0.3
+        if still_running "$pid" && ! out=$("$TMCCTL" target "$pid" "${pct}%" 2>&1); then
+          echo "$(date +%T) target ${pct}%: $out" >>"$MOVES.err"
+          [[ $(wc -l <"$MOVES.err") -le 2 ]] && control_thread_diagnosis "$pid" >>"$MOVES.diag" 2>&1
+        elif still_running "$pid"; then
+          echo "$pct" >>"$MOVES"
+        fi
       fi
       sleep "0.$(printf '%03d' $((200 + RANDOM % 400)))"
     done
   ) &
   MOVER_PID=$!
   on_exit "kill $MOVER_PID"
+}
+# still_running PID: alive and not a zombie. A process that is exiting has closed its control
+# socket (its descriptors go with its threads) before its parent reaps it, and kill -0
+# still answers for a zombie: a refusal then is the exit, not the control thread.
+still_running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
 }
 stop_mover() {
   [[ -n "$MOVER_PID" ]] || return 0
